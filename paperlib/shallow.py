@@ -1,0 +1,399 @@
+r"""Closed forms for one-hidden-layer feature maps.
+
+.. math::  \Phi_j(x) = \frac{1}{\sqrt n}\,\phi(z_j), \qquad z_j = w_j \cdot x + b_j, \qquad j = 1..n,
+
+with ``W: (n, d)`` (rows :math:`w_j`), ``b: (n,)`` and ``x: (B, d)``. The Jacobian is
+:math:`J_{j\mu} = \phi'(z_j) w_{j\mu}/\sqrt n`, so the metric is a weighted sum of rank-one terms
+
+.. math::  g_{\mu\nu}(x) = \frac1n \sum_{j=1}^n \phi'(z_j)^2\, w_{j\mu} w_{j\nu},
+
+and by Cauchy–Binet
+
+.. math::  \det g = n^{-d} \sum_{j_1 < \dots < j_d} \Big(\prod_{k} \phi'(z_{j_k})^2\Big)
+           \det[w_{j_1}, \dots, w_{j_d}]^2 .
+
+These cost :math:`O(n d^2)` per point with no automatic differentiation. Activation names are those of
+:mod:`paperlib.activations`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import activations as _act
+from ._checks import check_base, check_dtype, check_input, check_positive_int, resolve_device
+from .geometry import log_volume_from_singular_values
+
+__all__ = [
+    "random_network",
+    "feature_map",
+    "preactivations",
+    "jacobian",
+    "metric",
+    "spectrum",
+    "log_volume_element",
+]
+
+
+def random_network(
+    d: int,
+    n: int,
+    *,
+    sigma: float = 1.0,
+    zeta: float = 1.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw :math:`W_{j\mu} \sim N(0, \sigma^2)`, :math:`b_j \sim N(0, \zeta^2)` i.i.d. with a seeded generator.
+
+    Returns:
+        ``W: (n, d)``, ``b: (n,)``.
+    """
+    check_positive_int(d, "d", allow_none=False)
+    check_positive_int(n, "n", allow_none=False)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive; got {sigma!r}")
+    if not zeta >= 0:
+        raise ValueError(f"zeta must be non-negative; got {zeta!r}")
+    gen = torch.Generator().manual_seed(seed)
+    W = sigma * torch.randn(n, d, generator=gen, dtype=dtype)
+    b = zeta * torch.randn(n, generator=gen, dtype=dtype)
+    return W, b
+
+
+def _check_params(
+    W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, activation: str, dtype, device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    _act.check_name(activation)
+    W = check_input(W, "W", dtype=check_dtype(dtype), device=resolve_device(device))
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (n, d); got {tuple(W.shape)}")
+    n, d = W.shape
+    b = check_input(b, "b", dtype=W.dtype, device=W.device, min_dim=1)
+    if b.shape != (n,):
+        raise ValueError(f"b must have shape (n,) = ({n},) to match W; got {tuple(b.shape)}")
+    x = check_input(x, "x", dtype=W.dtype, device=W.device, last_dim=d)
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, d) = (B, {d}); got {tuple(x.shape)}")
+    return W, b, x
+
+
+def preactivations(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`z_{bj} = w_j \cdot x_b + b_j`; shapes ``W: (n, d)``, ``b: (n,)``, ``x: (B, d)`` -> ``(B, n)``."""
+    return torch.addmm(b, x, W.T)
+
+
+def feature_map(W: torch.Tensor, b: torch.Tensor, activation: str):
+    r"""The map :math:`x \mapsto \phi(x W^\top + b)/\sqrt n` as a batched callable ``(B, d) -> (B, n)``.
+
+    It is differentiable, so :mod:`paperlib.geometry` can measure it; use it to compare closed forms with
+    autodiff.
+    """
+    W, b, _ = _check_params(W, b, W.new_zeros(1, W.shape[-1]), activation, None, None)
+    phi = _act.function(activation)
+    scale = 1.0 / math.sqrt(W.shape[0])
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return phi(preactivations(W.to(x.dtype), b.to(x.dtype), x)) * scale
+
+    return f
+
+
+def jacobian(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+) -> torch.Tensor:
+    r"""Closed-form Jacobian :math:`J_{j\mu} = \phi'(z_j)\, w_{j\mu} / \sqrt n`.
+
+    Returns:
+        ``(B, n, d)`` tensor.
+    """
+    W, b, x = _check_params(W, b, x, activation, dtype, device)
+    _, dphi = _act.derivatives(activation, preactivations(W, b, x), order=1)
+    return dphi.unsqueeze(-1) * W / math.sqrt(W.shape[0])
+
+
+def metric(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+) -> torch.Tensor:
+    r"""Closed-form metric :math:`g_{\mu\nu} = \frac1n\sum_j \phi'(z_j)^2 w_{j\mu} w_{j\nu}`.
+
+    Args:
+        W: ``(n, d)`` input weights; b: ``(n,)`` biases; x: ``(B, d)`` points; activation: a name.
+
+    Returns:
+        ``(B, d, d)`` tensor; cost :math:`O(B n d^2)`.
+    """
+    W, b, x = _check_params(W, b, x, activation, dtype, device)
+    _, dphi = _act.derivatives(activation, preactivations(W, b, x), order=1)
+    a = dphi.square() / W.shape[0]  # (B, n)
+    return torch.einsum("bj,jm,jn->bmn", a, W, W)
+
+
+def spectrum(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    chunk_size: int | None = 256,
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+) -> torch.Tensor:
+    r"""Square roots of the eigenvalues of the metric, i.e. singular values of the closed-form Jacobian.
+
+    :math:`s_i = \sqrt{\lambda_i(g)}`, from the SVD of :math:`J = \operatorname{diag}(\phi'(z))W/\sqrt n`
+    (accurate to ``eps * cond(J)``, where eigenvalues of ``g`` would only give ``eps * cond(J)^2``). Points are
+    processed ``chunk_size`` at a time so that at most ``chunk_size * n * d`` numbers are held.
+
+    Returns:
+        ``(B, min(n, d))`` tensor, descending.
+    """
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    W, b, x = _check_params(W, b, x, activation, dtype, device)
+    step = chunk_size or x.shape[0]
+    return torch.cat([torch.linalg.svdvals(jacobian(W, b, xc, activation, dtype=None, device=None))
+                      for xc in x.split(step)])
+
+
+def log_volume_element(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    k: int | None = None,
+    base: float = 10,
+    chunk_size: int | None = 256,
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+) -> torch.Tensor:
+    r"""Closed-form :math:`\log_b \sqrt{\det g}` (or the top-``k`` pseudo-determinant) of a shallow map.
+
+    For ``d = 2`` and ``k = None`` (the common case of planar inputs) the cost is :math:`O(n)` per point: with
+    the Jacobian columns :math:`u = J e_1`, :math:`v = J e_2`,
+
+    .. math::  \det g = |u|^2 |v|^2 - (u\cdot v)^2 = |u|^2\, |v_\perp|^2, \qquad
+               v_\perp = v - \frac{u \cdot v}{|u|^2} u ,
+
+    where :math:`v_\perp` is formed by Gram–Schmidt with one re-orthogonalisation, so no cancellation occurs
+    (the explicit :math:`g_{11}g_{22} - g_{12}^2` loses all digits when ``g`` is ill-conditioned). By
+    Cauchy–Binet this equals :math:`\frac{1}{2n^2}\sum_{j,k}\phi'(z_j)^2\phi'(z_k)^2
+    (w_{j1}w_{k2}-w_{j2}w_{k1})^2`. Otherwise the singular values of the closed-form Jacobian are summed in
+    log (see :func:`spectrum`). A rank-deficient metric (``n < d``, or all ReLU units inactive) gives
+    ``-inf``, never NaN; pass ``k`` for a pseudo-determinant.
+
+    Returns:
+        ``(B,)`` tensor.
+    """
+    base = check_base(base)
+    W, b, x = _check_params(W, b, x, activation, dtype, device)
+    n, d = W.shape
+    if d == 2 and k is None:
+        J = jacobian(W, b, x, activation, dtype=None, device=None)
+        u, v = J[..., 0], J[..., 1]
+        uu = u.square().sum(-1, keepdim=True)
+        safe = torch.where(uu > 0, uu, torch.ones_like(uu))
+        for _ in range(2):  # Gram-Schmidt with re-orthogonalisation
+            v = v - ((u * v).sum(-1, keepdim=True) / safe) * u
+        vv = v.square().sum(-1, keepdim=True)
+        tol = (2 * n * torch.finfo(J.dtype).eps) ** 2 * J.square().sum((-1, -2)).unsqueeze(-1)
+        vv = torch.where((vv > tol) & (uu > 0), vv, torch.zeros_like(vv))
+        return (0.5 * torch.log(uu * vv)).squeeze(-1) / math.log(base)
+    s = spectrum(W, b, x, activation, chunk_size=chunk_size, dtype=None, device=None)
+    return log_volume_from_singular_values(s, d=d, k=k, base=base)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Curvature: Ricci scalar of a shallow map
+# ---------------------------------------------------------------------------------------------------------------
+
+from typing import Literal  # noqa: E402
+
+from .geometry import _apply_policy, _check_policy, _check_rtol, _chunk_slices, _degenerate_points  # noqa: E402
+from .geometry import _gauss_parts, _gauss_scalar, _safe_inverse  # noqa: E402
+
+__all__ += ["ricci_scalar"]
+
+ShallowCurvatureMethod = Literal["tensor", "gauss", "closed_form_2d", "triple_sum"]
+
+#: points per chunk for ``method="triple_sum"`` is chosen so that ``chunk * n^2`` stays below this.
+_TRIPLE_SUM_ELEMENTS = 1 << 22
+
+
+def _tensor_kernel(W2, W3, d1, d2, n, d, rtol):
+    r"""Tensor formula on a chunk: :math:`R = |T|_g^2 - |\operatorname{tr}_g T|_g^2`."""
+    c = d1 * d2 / n
+    g = ((d1 * d1 / n) @ W2).view(-1, d, d)
+    T = (c @ W3).view(-1, d, d, d)
+    bad = _degenerate_points(g, rtol)
+    flat = (c == 0).all(1)
+    G = _safe_inverse(g, bad)
+    tr = torch.einsum("blmr,bmr->bl", T, G)  # g^{mu rho} T_{l mu rho}
+    term1 = torch.einsum("bl,blk,bk->b", tr, G, tr)
+    up = torch.einsum("blmr,blk->bkmr", T, G)
+    up = torch.einsum("bkmr,bms->bksr", up, G)
+    up = torch.einsum("bksr,brt->bkst", up, G)  # T^{k s t}
+    term2 = (T * up).flatten(1).sum(1)
+    return term2 - term1, flat, bad
+
+
+def _gauss_kernel(W, d1, d2, n, rtol):
+    r"""Gauss equation with the closed-form :math:`J_{j\mu} = \phi'_j w_{j\mu}/\sqrt n`,
+    :math:`H_{j\mu\nu} = \phi''_j w_{j\mu} w_{j\nu}/\sqrt n` (see :func:`paperlib.geometry.ricci_scalar`)."""
+    s = 1.0 / math.sqrt(n)
+    J = (d1 * s).unsqueeze(-1) * W
+    H = (d2 * s)[:, :, None, None] * (W.unsqueeze(-1) * W.unsqueeze(-2))
+    _, G, _, N, bad, _ = _gauss_parts(J, H, rtol)
+    flat = (d1 * d2 == 0).all(1)
+    return _gauss_scalar(N, G), flat, bad
+
+
+def _det2(g: torch.Tensor) -> torch.Tensor:
+    return g[:, 0, 0] * g[:, 1, 1] - g[:, 0, 1] * g[:, 1, 0]
+
+
+def _closed_form_2d_kernel(W, W2, M2, d1, d2, n, rtol):
+    r"""d = 2 closed form on a chunk, contracted to :math:`O(n^2)` per point (see :func:`ricci_scalar`)."""
+    a, C = d1 * d1, d1 * d2
+    g = ((a / n) @ W2).view(-1, 2, 2)
+    bad = _degenerate_points(g, rtol)
+    flat = (C == 0).all(1)
+    g = torch.where(bad[:, None, None], torch.eye(2, dtype=g.dtype, device=g.device).expand_as(g), g)
+    U = C.unsqueeze(-1) * W  # (B, n, 2): C_j w_{ja}
+    B = U.shape[0]
+    MU = (M2 @ U.transpose(0, 1).reshape(n, 2 * B)).reshape(n, B, 2).transpose(0, 1)  # one GEMM
+    Y = torch.einsum("bja,bjc->bac", U, MU)  # sum_{jk} C_j C_k w_{ja} m_{jk}^2 w_{kc}
+    adj_contr = g[:, 1, 1] * Y[:, 0, 0] + g[:, 0, 0] * Y[:, 1, 1] - g[:, 0, 1] * Y[:, 1, 0] - g[:, 1, 0] * Y[:, 0, 1]
+    return -adj_contr / (n * n * _det2(g).square()), flat, bad
+
+
+def _triple_sum_kernel(m, M2, W2, d1, d2, n, rtol):
+    r"""Literal :math:`\sum_{i,j,k}` of the d = 2 closed form on a chunk: :math:`O(n^3)` per point."""
+    a, C = d1 * d1, d1 * d2
+    g = ((a / n) @ W2).view(-1, 2, 2)
+    bad = _degenerate_points(g, rtol)
+    flat = (C == 0).all(1)
+    X = torch.einsum("bi,ij,ik->bjk", a, m, m)  # sum_i phi'_i^2 m_ij m_ik, (B, n, n): O(n^3) per point
+    S = torch.einsum("bjk,bj,bk,jk->b", X, C, C, M2)
+    det = torch.where(bad, torch.ones_like(bad, dtype=g.dtype), _det2(g))
+    return -S / (n**3 * det.square()), flat, bad
+
+
+def ricci_scalar(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    method: ShallowCurvatureMethod = "tensor",
+    chunk_size: int | None = None,
+    rtol: float | None = None,
+    degenerate: Literal["raise", "nan"] = "raise",
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+) -> torch.Tensor:
+    r"""Closed-form Ricci scalar of the shallow map :math:`\Phi_j(x) = \phi(w_j\cdot x + b_j)/\sqrt n`.
+
+    Convention: a round sphere of radius r has :math:`R = +2/r^2` (d = 2: :math:`R = 2K`, K the Gaussian
+    curvature); the same as :func:`paperlib.geometry.ricci_scalar`, which it matches to round-off.
+
+    ``method="tensor"`` (default; any d, :math:`O(n d^3)` per point, no autodiff). With
+    :math:`T_{\alpha\mu\nu} = \frac12\partial_\alpha g_{\mu\nu} = \frac1n\sum_j \phi'(z_j)\phi''(z_j)
+    w_{j\alpha} w_{j\mu} w_{j\nu}` (totally symmetric),
+
+    .. math::  R = -\big(g^{\mu\rho} g^{\nu\sigma} g^{\lambda\kappa} - g^{\mu\sigma} g^{\nu\rho} g^{\lambda\kappa}\big)
+               T_{\lambda\mu\rho} T_{\kappa\nu\sigma}
+               = T_{\lambda\mu\nu}T^{\lambda\mu\nu} - t_\lambda t^\lambda, \quad t_\lambda = g^{\mu\rho}T_{\lambda\mu\rho}.
+
+    (From the Gauss equation: each unit's Hessian :math:`\phi''_j w_j w_j^\top/\sqrt n` has rank one, so the
+    :math:`\langle H, H\rangle` terms cancel and only the tangential part :math:`T = J^\top H` survives.)
+    Accuracy: the two terms cancel, and increasingly so as :math:`g` becomes ill-conditioned (saturated units,
+    small ``n``): the absolute error is about :math:`\epsilon\,(|T|_g^2 + |t|_g^2)`, which can exceed
+    :math:`|R|` where :math:`\operatorname{cond}(g) \gtrsim 10^6`.
+
+    ``method="gauss"`` (any d, also :math:`O(n d^3)` per point but about 5-10x slower): the Gauss equation of
+    :func:`paperlib.geometry.ricci_scalar` with the closed-form Jacobian and rank-one Hessians
+    :math:`H_j = \phi''_j w_j w_j^\top/\sqrt n`, :math:`R = \sum_j[(\operatorname{tr} g^{-1}N_j)^2
+    - \operatorname{tr}(g^{-1}N_j g^{-1}N_j)]`, :math:`N = H - J g^{-1} J^\top H`: no cancellation between
+    large terms, accurate to near round-off even at badly conditioned points (checked against 60-digit
+    arithmetic). Use it where the metric is nearly degenerate.
+
+    ``method="closed_form_2d"`` (d = 2 only): the Cauchy–Binet form
+
+    .. math::  R = -\frac{1}{n^3 (\det g)^2}\sum_{i,j,k} \phi_i'^2 (\phi_j'\phi_j'')(\phi_k'\phi_k'')
+               m_{ij} m_{ik} m_{jk}^2, \qquad m_{jk} = w_{j1}w_{k2} - w_{j2}w_{k1},
+
+    evaluated in :math:`O(n^2)` per point: :math:`\sum_i \phi_i'^2 m_{ij} m_{ik} = n\, w_j^\top \operatorname{adj}(g)\, w_k`,
+    so :math:`R = -\frac{1}{n^2(\det g)^2}\sum_{a,c}\operatorname{adj}(g)_{ac} Y_{ac}` with
+    :math:`Y = U^\top M U`, :math:`U_{ja} = \phi'_j\phi''_j w_{ja}`, :math:`M_{jk} = m_{jk}^2` (one GEMM per chunk).
+    ``method="triple_sum"`` (d = 2 only): the same triple sum evaluated literally (vectorised, :math:`O(n^3)` per
+    point), a reference for tests and benchmarks.
+
+    ``n = 2`` in d = 2 gives :math:`R \equiv 0` (three hidden units are the fewest with curvature). ReLU and linear
+    activations (:math:`\phi'' = 0`) give exact zeros, never NaN.
+
+    Args:
+        W: ``(n, d)`` input weights, ``n >= d`` (``ValueError`` naming ``W`` otherwise: the metric would be
+            rank-deficient everywhere). b: ``(n,)`` biases. x: ``(B, d)`` points. activation: a name of
+            :mod:`paperlib.activations`.
+        method: ``"tensor"``, ``"gauss"``, ``"closed_form_2d"`` or ``"triple_sum"``.
+        chunk_size: points per chunk (bounds memory); ``None``: all points, except ``~4e6 / n^2`` for
+            ``"triple_sum"`` (and memory ``O(chunk n d^2)`` for ``"gauss"``).
+        rtol, degenerate: degenerate-metric policy, as in :func:`paperlib.geometry.ricci_scalar`: where
+            :math:`\lambda_{\min}(g) \le \mathrm{rtol}\,\lambda_{\max}(g)` (default ``rtol = max(n, d) * eps``) and
+            :math:`\phi''(z_j)\phi'(z_j) \ne 0` for some unit, ``"raise"`` (default) raises ``ValueError`` and
+            ``"nan"`` returns NaN; where every :math:`\phi'_j\phi''_j = 0` the result is exactly 0.
+        dtype, device: computation dtype (float64 by default) and device.
+
+    Returns:
+        ``(B,)`` tensor.
+    """
+    if method not in ("tensor", "gauss", "closed_form_2d", "triple_sum"):
+        raise ValueError(f"method must be 'tensor', 'gauss', 'closed_form_2d' or 'triple_sum'; got {method!r}")
+    _check_policy(degenerate)
+    rtol = _check_rtol(rtol)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    W, b, x = _check_params(W, b, x, activation, dtype, device)
+    n, d = W.shape
+    if n < d:
+        raise ValueError(
+            f"W has n = {n} hidden units < d = {d} inputs: the metric has rank <= n < d everywhere, so the Ricci "
+            "scalar is undefined"
+        )
+    if method in ("closed_form_2d", "triple_sum") and d != 2:
+        raise ValueError(f"method={method!r} needs d = 2 inputs (W of shape (n, 2)); got W of shape {(n, d)}")
+    rtol = max(n, d) * torch.finfo(W.dtype).eps if rtol is None else rtol
+    W2 = torch.einsum("jm,jn->jmn", W, W).reshape(n, d * d)
+    if method == "tensor":
+        W3 = torch.einsum("ja,jm,jn->jamn", W, W, W).reshape(n, d**3)
+        kernel = lambda d1, d2: _tensor_kernel(W2, W3, d1, d2, n, d, rtol)  # noqa: E731
+    elif method == "gauss":
+        kernel = lambda d1, d2: _gauss_kernel(W, d1, d2, n, rtol)  # noqa: E731
+    else:
+        m = torch.outer(W[:, 0], W[:, 1]) - torch.outer(W[:, 1], W[:, 0])
+        M2 = m.square()
+        if method == "closed_form_2d":
+            kernel = lambda d1, d2: _closed_form_2d_kernel(W, W2, M2, d1, d2, n, rtol)  # noqa: E731
+        else:
+            chunk_size = chunk_size or max(1, _TRIPLE_SUM_ELEMENTS // (n * n))
+            kernel = lambda d1, d2: _triple_sum_kernel(m, M2, W2, d1, d2, n, rtol)  # noqa: E731
+    outs, flats, bads = [], [], []
+    for sl in _chunk_slices(x.shape[0], chunk_size):
+        _, d1, d2 = _act.derivatives(activation, preactivations(W, b, x[sl]), order=2)
+        out, flat, bad = kernel(d1, d2)
+        outs.append(out), flats.append(flat), bads.append(bad)
+    return _apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, "Ricci scalar", x)

@@ -1,0 +1,52 @@
+"""Build the book with warnings as errors and check that every _toc.yml entry became an HTML page."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                files.append(e["file"])
+            walk(e.get("sections"))
+            for part in e.get("parts", []):
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(_toc_files())
+    on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").glob("*.ipynb")}
+    assert on_disk <= listed, on_disk - listed
+
+
+@pytest.mark.book
+def test_book_builds_without_warnings(tmp_path):
+    exe = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run(
+        [str(exe), "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    html = tmp_path / "_build" / "html"
+    for entry in _toc_files():
+        page = html / f"{entry}.html"
+        assert page.is_file(), f"no page for {entry}"
+        assert "Traceback" not in page.read_text()
+    assert (html / "index.html").is_file()

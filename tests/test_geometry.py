@@ -1,0 +1,195 @@
+"""paperlib.geometry: autodiff Jacobian, metric, volume element and spectrum, against closed forms."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from paperlib import geometry, shallow
+
+RTOL = 1e-12  # float64 agreement between autodiff and closed forms
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+
+
+def polar(x: torch.Tensor) -> torch.Tensor:
+    """(r, theta) -> (r cos theta, r sin theta): volume element r."""
+    r, t = x[:, 0], x[:, 1]
+    return torch.stack([r * torch.cos(t), r * torch.sin(t)], -1)
+
+
+def sphere(x: torch.Tensor) -> torch.Tensor:
+    """(r, theta, phi) -> R^3: volume element r^2 sin(theta)."""
+    r, t, p = x.unbind(-1)
+    return torch.stack([r * torch.sin(t) * torch.cos(p), r * torch.sin(t) * torch.sin(p), r * torch.cos(t)], -1)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_known_volume_elements(mode):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(50, 3, generator=gen, dtype=torch.float64) * torch.tensor([2.0, 3.0, 6.0]) + torch.tensor(
+        [0.1, 0.05, 0.0]
+    )
+    got = geometry.log_volume_element(sphere, x, mode=mode, base=math.e)
+    want = torch.log(x[:, 0] ** 2 * torch.sin(x[:, 1]))
+    assert rel_err(got, want) < RTOL
+    got = geometry.log_volume_element(polar, x[:, :2], mode=mode)
+    assert rel_err(got, torch.log10(x[:, 0])) < RTOL
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "erf", "gelu", "softplus", "relu", "linear"])
+@pytest.mark.parametrize("d,n", [(2, 3), (2, 250), (3, 7), (5, 12)])
+def test_autodiff_matches_closed_form(activation, d, n):
+    W, b = shallow.random_network(d, n, seed=d * 100 + n)
+    x = torch.randn(40, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    f = shallow.feature_map(W, b, activation)
+    assert rel_err(geometry.jacobian(f, x), shallow.jacobian(W, b, x, activation)) < RTOL
+    assert rel_err(geometry.metric(f, x), shallow.metric(W, b, x, activation)) < RTOL
+    got = geometry.log_volume_element(f, x)
+    want = shallow.log_volume_element(W, b, x, activation)
+    assert torch.allclose(got, want, rtol=1e-10, atol=1e-10)
+    assert rel_err(geometry.spectrum(f, x), shallow.spectrum(W, b, x, activation)) < RTOL
+
+
+def test_chunking_and_modes_agree():
+    W, b = shallow.random_network(4, 9, seed=3)
+    f = shallow.feature_map(W, b, "tanh")
+    x = torch.randn(37, 4, dtype=torch.float64)
+    ref = geometry.jacobian(f, x)
+    for kw in ({"chunk_size": 5}, {"mode": "reverse"}, {"mode": "forward", "chunk_size": 1}):
+        assert rel_err(geometry.jacobian(f, x, **kw), ref) < 1e-14
+
+
+def test_module_and_image_inputs_float32_module_not_modified():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5), torch.nn.Tanh())
+    x = torch.randn(6, 3, 2, 2)  # float32 image-shaped inputs
+    J = geometry.jacobian(net, x)
+    assert J.shape == (6, 5, 12) and J.dtype == torch.float64
+    assert next(net.parameters()).dtype == torch.float32  # the module was not cast in place
+    W = net[1].weight.double()
+    z = x.double().flatten(1) @ W.T + net[1].bias.double()
+    want = (1 - torch.tanh(z) ** 2).unsqueeze(-1) * W
+    assert rel_err(J, want) < RTOL
+    # n = 5 < d = 12: the full volume element is exactly zero; the top-k pseudo-determinant is finite
+    assert torch.isneginf(geometry.log_volume_element(net, x)).all()
+    top = geometry.log_volume_element(net, x, k=5)
+    assert torch.isfinite(top).all()
+    assert rel_err(top, torch.log10(torch.linalg.svdvals(want)).sum(-1)) < 1e-12
+
+
+def test_rank_deficient_gives_minus_inf_not_nan():
+    # ReLU map with every unit inactive on the batch: J = 0
+    W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    b = torch.full((3,), -10.0, dtype=torch.float64)
+    x = torch.rand(8, 2, dtype=torch.float64)
+    f = shallow.feature_map(W, b, "relu")
+    out = geometry.log_volume_element(f, x)
+    assert torch.isneginf(out).all()
+    assert torch.isneginf(shallow.log_volume_element(W, b, x, "relu")).all()
+    # rank one: two parallel rows
+    f1 = lambda x: torch.stack([x[:, 0] + x[:, 1], 2 * (x[:, 0] + x[:, 1]), torch.sin(x[:, 0] + x[:, 1])], -1)
+    assert torch.isneginf(geometry.log_volume_element(f1, x)).all()
+    assert torch.isfinite(geometry.log_volume_element(f1, x, k=1)).all()
+
+
+def test_top_k_pseudo_determinant():
+    W, b = shallow.random_network(6, 10, seed=5)
+    f = shallow.feature_map(W, b, "sigmoid")
+    x = torch.randn(10, 6, dtype=torch.float64)
+    s = torch.linalg.svdvals(shallow.jacobian(W, b, x, "sigmoid"))
+    for k in (1, 3, 6):
+        got = geometry.log_volume_element(f, x, k=k, base=2)
+        assert rel_err(got, torch.log2(s[:, :k]).sum(-1)) < RTOL
+    assert rel_err(geometry.log_volume_element(f, x, k=6), geometry.log_volume_element(f, x)) < RTOL
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,word",
+    [
+        ({"x": torch.randn(3)}, ValueError, "batch"),
+        ({"x": torch.ones(4, 2, dtype=torch.int64)}, TypeError, "x"),
+        ({"x": torch.tensor([[0.0, float("nan")]])}, ValueError, "NaN"),
+        ({"x": torch.tensor([[0.0, float("inf")]])}, ValueError, "x"),
+        ({"x": [[0.0, 1.0]]}, TypeError, "x"),
+        ({"x": torch.randn(0, 2)}, ValueError, "empty"),
+        ({"k": 0}, ValueError, "k"),
+        ({"k": 3}, ValueError, "k"),
+        ({"k": 1.5}, ValueError, "k"),
+        ({"base": 1}, ValueError, "base"),
+        ({"base": -2.0}, ValueError, "base"),
+        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"mode": "sideways"}, ValueError, "mode"),
+        ({"dtype": torch.int32}, TypeError, "dtype"),
+        ({"device": "warp-drive"}, ValueError, "device"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, exc, word):
+    W, b = shallow.random_network(2, 5, seed=0)
+    args = {"x": torch.randn(4, 2, dtype=torch.float64)} | kwargs
+    with pytest.raises(exc, match=word):
+        geometry.log_volume_element(shallow.feature_map(W, b, "tanh"), **args)
+
+
+def test_bad_feature_map():
+    with pytest.raises(TypeError, match="f must be"):
+        geometry.jacobian(42, torch.randn(2, 2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Property tests (hypothesis): random shallow networks of random size, activation and seed.
+
+nets = st.tuples(
+    st.integers(1, 4),  # d
+    st.integers(1, 9),  # extra width beyond d
+    st.sampled_from(["sigmoid", "tanh", "erf", "gelu", "softplus"]),
+    st.integers(0, 2**31 - 1),
+)
+
+
+def _setup(d, extra, activation, seed):
+    n = d + extra
+    W, b = shallow.random_network(d, n, seed=seed)
+    x = torch.randn(7, d, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    return W, b, x, shallow.feature_map(W, b, activation)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets)
+def test_metric_is_symmetric_psd(net):
+    W, b, x, f = _setup(*net)
+    g = geometry.metric(f, x)
+    assert torch.allclose(g, g.transpose(-1, -2), rtol=0, atol=1e-15 * float(g.abs().max()))
+    lam = torch.linalg.eigvalsh(g)
+    assert float(lam.min()) >= -1e-13 * float(lam.abs().max())
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets, st.integers(0, 2**31 - 1))
+def test_log_volume_invariant_under_rotation_of_feature_space(net, qseed):
+    W, b, x, f = _setup(*net)
+    n = W.shape[0]
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(qseed), dtype=torch.float64))
+    rotated = lambda u: f(u) @ Q.T
+    base = geometry.log_volume_element(f, x)
+    assume(bool(torch.isfinite(base).all()))
+    assert torch.allclose(geometry.log_volume_element(rotated, x), base, rtol=0, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets, st.integers(0, 2**31 - 1))
+def test_linear_change_of_input_coordinates_shifts_log_volume(net, aseed):
+    W, b, x, f = _setup(*net)
+    d = W.shape[1]
+    A = torch.randn(d, d, generator=torch.Generator().manual_seed(aseed), dtype=torch.float64)
+    assume(float(torch.linalg.cond(A)) < 1e6)
+    u = torch.linalg.solve(A, x.T).T  # x = A u
+    pulled = lambda u: f(u @ A.T)
+    shift = math.log10(abs(float(torch.linalg.det(A))))
+    base = geometry.log_volume_element(f, x)
+    assume(bool(torch.isfinite(base).all()))
+    assert torch.allclose(geometry.log_volume_element(pulled, u), base + shift, rtol=0, atol=1e-9)
