@@ -20,7 +20,7 @@ html: $(STAMP)
 
 # Unit and property tests, strict nbval over every notebook in book/, and a -W book build (tests/test_book.py).
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests book --nbval --nbval-current-env \
+	$(BIN)/python -m pytest tests book --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 bench: $(STAMP)

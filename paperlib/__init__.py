@@ -3,14 +3,37 @@
 A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature space back to input space,
 ``g(x) = J(x)^T J(x)``. The modules:
 
-- :mod:`paperlib.geometry`  -- autodiff geometry of any batched feature map (Jacobian, metric, volume element,
-  spectrum);
-- :mod:`paperlib.shallow`   -- closed forms for one-hidden-layer maps ``Phi_j(x) = act(w_j . x + b_j) / sqrt(n)``;
-- :mod:`paperlib.symbolic`  -- the sympy derivations the book shows and the tests check against;
-- :mod:`paperlib.activations` -- activation functions and their derivatives by name.
+- :mod:`paperlib.geometry`    -- autodiff geometry of any batched feature map (Jacobian, metric, volume element,
+  spectrum, Christoffel symbols, Riemann and Ricci tensors, Ricci scalar);
+- :mod:`paperlib.shallow`     -- closed forms for one-hidden-layer maps ``Phi_j(x) = act(w_j . x + b_j) / sqrt(n)``;
+- :mod:`paperlib.infinite`    -- the infinite-width (random-weight) metric, volume element and Ricci scalar;
+- :mod:`paperlib.symbolic`    -- the sympy derivations the book shows and the tests check against;
+- :mod:`paperlib.activations` -- activation functions and their derivatives by name;
+- :mod:`paperlib.models`, :mod:`paperlib.data`, :mod:`paperlib.train`, :mod:`paperlib.experiments` -- networks,
+  data sets, cached seeded training and the experiments behind the book's figures;
+- :mod:`paperlib.plot`        -- the book's figures (imported on first use: it loads matplotlib).
 """
 
-from . import activations, geometry, shallow
+import importlib
 
-__all__ = ["activations", "geometry", "shallow"]
+from . import activations, data, experiments, geometry, infinite, models, shallow, symbolic, train
+
+__all__ = [
+    "activations",
+    "data",
+    "experiments",
+    "geometry",
+    "infinite",
+    "models",
+    "plot",
+    "shallow",
+    "symbolic",
+    "train",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "plot":  # lazy: importing pyplot is slow and picks a backend
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'paperlib' has no attribute {name!r}")

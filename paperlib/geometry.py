@@ -253,8 +253,12 @@ def log_volume_element(
 # round d-sphere R = d(d-1)/r^2.
 
 #: Largest input dimension for which curvature is computed by automatic differentiation. The cost of the
-#: Riemann tensor grows like d^4 (Gauss route: n d^3 per point; Christoffel route: d^4 nested forward passes).
+#: Riemann tensor grows like d^4 (Gauss route: O(n d^4) algebra and d^2 forward passes per point; Christoffel
+#: route: d^4 nested forward passes).
 MAX_CURVATURE_DIM = 8
+
+#: default chunk for the Gauss route: about this many second-derivative entries (chunk * n * d^2) at once.
+_AUTO_CHUNK_ELEMENTS = 1 << 20
 
 MetricFunction = Callable[[torch.Tensor], torch.Tensor]
 CurvatureMethod = Literal["gauss", "christoffel"]
@@ -389,52 +393,62 @@ def _prepare_map(f, x, dtype, device, chunk_size, what: str):
             f"f maps to n = {n} features but x has d = {d} input dimensions: the pullback metric has rank "
             f"<= n < d everywhere, so the {what} is undefined"
         )
-    return flat, single, n, d, chunk_size
+    return flat, fn, in_shape, single, n, d, chunk_size
 
 
-def _jet_function(single: Callable[[torch.Tensor], torch.Tensor], n: int, d: int):
-    r"""Per point ``(d,) -> (H (n, d, d), J (n, d))``: forward over forward (``d <= n``) or forward over reverse."""
-    inner = jacfwd(single) if d <= n else jacrev(single)
+def _batched_jets(rows: Callable[[torch.Tensor], torch.Tensor], flat: torch.Tensor):
+    r"""``J: (B, n, d)`` and ``H: (B, n, d, d)``, ``H[b, i, mu, nu] = d_mu d_nu f_i(x_b)``, forward over forward.
 
-    def jac_twice(xi: torch.Tensor):
-        J = inner(xi)
-        return J, J
+    Like :func:`jacobian`, relies on the map treating the points of a batch independently: a JVP of the whole
+    batch along :math:`e_\mu` gives column :math:`\mu` of every point's Jacobian; a JVP of that along
+    :math:`e_\nu` gives the second derivatives. Both levels of ``d`` directions are batched with ``vmap``.
+    """
+    batch, d = flat.shape
+    basis = torch.eye(d, dtype=flat.dtype, device=flat.device).unsqueeze(1).expand(d, batch, d)
 
-    return jacfwd(jac_twice, has_aux=True)
+    def columns(inp: torch.Tensor) -> torch.Tensor:
+        return vmap(lambda v: jvp(rows, (inp,), (v,))[1], out_dims=2)(basis)  # (B, n, d)
 
-
-def _jets(flat: torch.Tensor, single, n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``J: (B, n, d)``, ``H: (B, n, d, d)`` with ``H[b, i, mu, nu] = d_mu d_nu f_i(x_b)``."""
-    H, J = vmap(_jet_function(single, n, d))(flat)
-    return J, H
+    J, H = vmap(lambda u: jvp(columns, (flat,), (u,)), out_dims=(0, 3))(basis)
+    return J[0], H
 
 
 def _gauss_parts(J: torch.Tensor, H: torch.Tensor, rtol: float):
-    r"""Metric, its inverse, flags, and the normal part :math:`N_i = (P H)_i` of the second derivatives.
+    r"""Metric, its inverse, flags, and the Gram matrix of the normal parts of the second derivatives.
 
-    :math:`T_{\lambda\mu\nu} = \sum_i J_{i\lambda} H_{i\mu\nu}` (Christoffel symbols of the first kind),
-    :math:`N = H - J g^{-1} T` (never forming the ``n x n`` projector :math:`P = I - J g^{-1} J^\top`).
+    With :math:`T_{\lambda\mu\nu} = \sum_i J_{i\lambda} H_{i\mu\nu}` (Christoffel symbols of the first kind) and
+    :math:`N = P H = H - J g^{-1} T` (never forming the ``n x n`` projector :math:`P = I - J g^{-1} J^\top`),
+    returns ``A[b, (mu, rho), (nu, sigma)] = <N_{mu rho}, N_{nu sigma}>`` of shape ``(B, d^2, d^2)``. Forming
+    ``N`` explicitly (rather than :math:`H^\top H - T^\top g^{-1} T`) avoids cancelling large tangential terms.
     """
-    g = J.transpose(1, 2) @ J
+    batch, n, d = J.shape
+    Hf = H.reshape(batch, n, d * d)
+    Jt = J.transpose(1, 2)
+    g = Jt @ J
     bad = _degenerate_points(g, rtol)
-    flat = (H == 0).flatten(1).all(1)
+    flat = ~Hf.reshape(batch, -1).any(1)
     G = _safe_inverse(g, bad)
-    T = torch.einsum("bil,bimr->blmr", J, H)
-    N = H - torch.einsum("bik,bkmr->bimr", J @ G, T)
-    return g, G, T, N, bad, flat
+    T = Jt @ Hf  # (B, d, d^2)
+    N = Hf - J @ (G @ T)
+    A = N.transpose(1, 2) @ N
+    return g, G, T, A, bad, flat
 
 
-def _gauss_scalar(N: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
-    r""":math:`R = \sum_i [(\operatorname{tr} g^{-1} N_i)^2 - \operatorname{tr}(g^{-1} N_i g^{-1} N_i)]`."""
-    GN = G.unsqueeze(1) @ N  # (B, n, d, d)
-    tr = GN.diagonal(dim1=-2, dim2=-1).sum(-1)
-    return tr.square().sum(1) - (GN * GN.transpose(-1, -2)).sum((1, 2, 3))
+def _gauss_scalar(A: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    r""":math:`R = g^{\mu\rho} g^{\nu\sigma}(A_{\mu\rho,\nu\sigma} - A_{\mu\sigma,\nu\rho})`
+    :math:`= \sum_i [(\operatorname{tr} g^{-1} N_i)^2 - \operatorname{tr}(g^{-1} N_i g^{-1} N_i)]`."""
+    batch, d = G.shape[0], G.shape[-1]
+    vg = G.reshape(batch, d * d, 1)
+    first = (vg.transpose(1, 2) @ A @ vg).reshape(batch)
+    second = torch.einsum("bmrns,bms,bnr->b", A.reshape(batch, d, d, d, d), G, G)
+    return first - second
 
 
-def _gauss_riemann(N: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+def _gauss_riemann(A: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     r""":math:`R^\rho{}_{\sigma\mu\nu} = g^{\rho\alpha}(\langle N_{\alpha\mu}, N_{\sigma\nu}\rangle
     - \langle N_{\alpha\nu}, N_{\sigma\mu}\rangle)`; ``(B, d, d, d, d)``."""
-    low = torch.einsum("biam,bisn->basmn", N, N)
+    batch, d = G.shape[0], G.shape[-1]
+    low = torch.einsum("bamsn->basmn", A.reshape(batch, d, d, d, d))
     low = low - low.transpose(-1, -2)
     return torch.einsum("bra,basmn->brsmn", G, low)
 
@@ -538,7 +552,7 @@ def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dty
     rtol = _check_rtol(rtol)
     names = {"christoffel": "Christoffel symbols", "riemann": "Riemann tensor", "ricci": "Ricci tensor",
              "scalar": "Ricci scalar"}
-    flat_x, single, n, d, chunk_size = _prepare_map(f, x, dtype, device, chunk_size, names[what])
+    flat_x, fn, in_shape, single, n, d, chunk_size = _prepare_map(f, x, dtype, device, chunk_size, names[what])
     rtol = max(n, d) * torch.finfo(flat_x.dtype).eps if rtol is None else rtol
     if method == "christoffel" and what != "christoffel":
         inner = jacfwd(single) if d <= n else jacrev(single)
@@ -549,17 +563,19 @@ def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dty
 
         return _metric_curvature(gfun, flat_x, what, chunk_size=chunk_size, rtol=rtol, degenerate=degenerate,
                                  dtype=None, device=None)
-    jet = vmap(_jet_function(single, n, d))
+    rows = _rows(fn, in_shape)
+    if chunk_size is None:  # cache-sized chunks: much faster on CPU than one huge vmap
+        chunk_size = max(16, _AUTO_CHUNK_ELEMENTS // (n * d * d))
     outs, flats, bads = [], [], []
     for sl in _chunk_slices(flat_x.shape[0], chunk_size):
-        H, J = jet(flat_x[sl])
-        g, G, T, N, bad, flat = _gauss_parts(J, H, rtol)
+        J, H = _batched_jets(rows, flat_x[sl])
+        g, G, T, A, bad, flat = _gauss_parts(J, H, rtol)
         if what == "christoffel":
-            out = torch.einsum("blk,bkmn->blmn", G, T)
+            out = (G @ T).reshape(-1, d, d, d)
         elif what == "scalar":
-            out = _gauss_scalar(N, G)
+            out = _gauss_scalar(A, G)
         else:
-            rie = _gauss_riemann(N, G)
+            rie = _gauss_riemann(A, G)
             out = rie if what == "riemann" else _ricci_from_riemann(rie)
         outs.append(out), flats.append(flat), bads.append(bad)
     return _apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, names[what], flat_x)
@@ -578,14 +594,15 @@ def _curvature_doc(args: str):
 
 _MAP_ARGS_DOC = r"""
     Args:
-        f: batched feature map ``(B, *in_shape) -> (B, n)`` (``nn.Module`` or pure torch callable: it is
-            differentiated under :func:`torch.func.vmap`, so no Python control flow on tensor values), smooth
-            (at least C^2) where evaluated; ``d = prod(in_shape) <= MAX_CURVATURE_DIM = 8`` (``ValueError``
+        f: batched feature map ``(B, *in_shape) -> (B, n)`` that treats the points of a batch independently
+            (``nn.Module`` in ``eval()`` mode, or a pure torch callable: it is differentiated under
+            :func:`torch.func.vmap`, so no Python control flow on tensor values), smooth where evaluated; ``d = prod(in_shape) <= MAX_CURVATURE_DIM = 8`` (``ValueError``
             otherwise: use :func:`paperlib.shallow.ricci_scalar` / :func:`paperlib.infinite.ricci_scalar`), and
             ``n >= d``.
         x: ``(B, *in_shape)`` points; coordinates are the flattened ``d`` inputs.
-        chunk_size: process at most this many points at once (bounds memory, ``O(chunk n d^2)``);
-            ``None`` = all at once.
+        chunk_size: process at most this many points at once (memory ``O(chunk n d^2)``); ``None``: automatic,
+            chunks of about ``2^20 / (n d^2)`` points (at least 16) for the Gauss route, all points
+            at once for the Christoffel route.
         rtol: relative eigenvalue threshold for degenerate metrics (default ``max(n, d) * eps``).
         degenerate: ``"raise"`` (default) or ``"nan"``; see *Degenerate points*.
         dtype, device: as in :func:`jacobian` (float64 by default).
@@ -593,8 +610,9 @@ _MAP_ARGS_DOC = r"""
 
 _METRIC_ARGS_DOC = r"""
     Args:
-        gfun: metric function mapping ONE point ``(d,)`` to its metric ``(d, d)`` (symmetric, smooth, pure
-            torch: it is differentiated twice by nested :func:`torch.func.jacfwd` under :func:`torch.func.vmap`).
+        gfun: metric function mapping ONE point ``(d,)`` to its metric ``(d, d)`` (symmetric positive definite --
+            points where it is not count as degenerate --, smooth, pure torch: it is differentiated twice by
+            nested :func:`torch.func.jacfwd` under :func:`torch.func.vmap`).
             Use it for metrics that are not pullbacks, e.g. the infinite-width average :math:`E[g]`.
         x: ``(B, d)`` points, ``d <= MAX_CURVATURE_DIM = 8``.
         chunk_size: process at most this many points at once; ``None`` = all at once.
@@ -711,7 +729,7 @@ def ricci_scalar(
     Convention: a round sphere of radius r has :math:`R = +2/r^2` (in d = 2, :math:`R = 2K`, K the Gaussian
     curvature; a round d-sphere has :math:`d(d-1)/r^2`); see :func:`riemann_tensor`.
 
-    ``method="gauss"`` (default, the faster: second derivatives only, ``O(n d^3)`` algebra per point)
+    ``method="gauss"`` (default, the faster: second derivatives only, ``O(n d^4)`` algebra per point)
     contracts the Gauss equation, with :math:`N_i = (P H)_i` the normal part of the Hessians
     (:math:`N = H - J g^{-1} T`, :math:`T_{\lambda\mu\nu} = \sum_i J_{i\lambda} H_{i\mu\nu}`; the ``n x n``
     projector is never formed):
@@ -720,8 +738,9 @@ def ricci_scalar(
                - \langle P H_{\mu\sigma}, H_{\nu\rho}\rangle\big)
                = \sum_i \big[(\operatorname{tr} g^{-1} N_i)^2 - \operatorname{tr}(g^{-1} N_i g^{-1} N_i)\big].
 
-    ``J`` and ``H`` come from one nested forward-mode pass per point (``jacfwd`` over ``jacfwd``, or over
-    ``jacrev`` when ``d > n``), batched with ``vmap``. ``method="christoffel"`` goes through the Christoffel
+    ``J`` and ``H`` come from forward-over-forward JVPs of whole chunks of points (``d`` directions at each
+    level, batched with ``vmap``; with ``n >= d`` outputs forward mode is cheaper than ``n`` reverse passes),
+    which, as in :func:`jacobian`, requires the map to treat the points of a batch independently. ``method="christoffel"`` goes through the Christoffel
     symbols of the metric function :math:`J^\top J` (fourth derivatives; see
     :func:`ricci_scalar_of_metric`). Piecewise-linear maps (ReLU, linear) give exact zeros.
     {args}{policy}

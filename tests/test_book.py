@@ -1,5 +1,6 @@
 """Build the book with warnings as errors and check that every _toc.yml entry became an HTML page."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,17 @@ def test_every_notebook_is_in_the_toc():
     listed = set(_toc_files())
     on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").glob("*.ipynb")}
     assert on_disk <= listed, on_disk - listed
+
+
+def test_every_code_cell_has_committed_output():
+    """`execute_notebooks: auto` re-runs a notebook with any output-less code cell; ours must render as committed."""
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        empty = ["".join(c["source"])[:50] for c in code if not c.get("outputs")]
+        assert not empty, f"{path.name}: code cells without output: {empty}"
+        errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error" or o.get("name") == "stderr"]
+        assert not errors, f"{path.name}: committed error or stderr output"
 
 
 @pytest.mark.book

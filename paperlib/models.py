@@ -1,0 +1,194 @@
+r"""Multilayer perceptrons with the paper's initialisation, and the feature maps whose geometry is measured.
+
+:class:`MLP` with ``widths = [d, n_1, ..., n_L, c]`` has ``L`` hidden layers and a readout to ``c`` logits.
+
+``init="paper"`` (the setting of Zavatone-Veth et al., arXiv:2301.11375): every weight and bias is drawn i.i.d. from
+:math:`N(0, 1)`, and every layer *after the first* divides its pre-activation by the square root of its fan-in,
+
+.. math::  h_1 = \phi(W_1 x + b_1), \qquad
+           h_\ell = \phi\big((W_\ell h_{\ell-1} + b_\ell)/\sqrt{n_{\ell-1}}\big) \ (2 \le \ell \le L), \qquad
+           \text{logits} = (W_{L+1} h_L + b_{L+1})/\sqrt{n_L} .
+
+The first layer is left unscaled so that it is exactly the random shallow network of the theory chapters
+(:math:`w_j \sim N(0, I_d)`, :math:`b_j \sim N(0, 1)`, i.e. :func:`paperlib.shallow.random_network` with
+``sigma = zeta = 1``); dividing by :math:`\sqrt d` there would only rescale the input. The later layers' scaling
+keeps pre-activations of order one at any width, and the readout scaling is the one the authors'
+setting states.
+
+``init="pytorch"``: the PyTorch defaults of :class:`torch.nn.Linear` (weights and biases
+:math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`) and *no* scaling factors anywhere.
+
+The measured feature map (:meth:`MLP.feature_map`) of hidden layer :math:`\ell` is
+
+.. math::  \Phi^{(\ell)}(x) = h_\ell(x) / \sqrt{n_\ell},
+
+for both initialisations. For ``layer=1`` this is the shallow map :math:`\Phi_j = \phi(w_j\cdot x + b_j)/\sqrt n`
+of :mod:`paperlib.shallow` with ``(W, b) =`` :meth:`MLP.shallow_parameters`, so closed forms and autodiff
+agree. (A constant factor on the features shifts :math:`\log_{10}\sqrt{\det g}` by a constant,
+:math:`-\tfrac d2 \log_{10} n_\ell`, and leaves differences such as the magnification statistic unchanged.)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+from . import activations as _act
+
+__all__ = ["MLP", "FeatureMap", "INITS"]
+
+Init = Literal["paper", "pytorch"]
+INITS = ("paper", "pytorch")
+
+
+def _check_widths(widths: object) -> tuple[int, ...]:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise TypeError(f"widths must be a sequence of positive integers like [2, 250, 2]; got {widths!r}")
+    widths = tuple(widths)
+    if len(widths) < 2:
+        raise ValueError(f"widths must list at least the input and output sizes, e.g. [2, 250, 2]; got {widths!r}")
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ValueError(f"widths must hold positive integers; got {widths!r}")
+    return widths
+
+
+class FeatureMap(nn.Module):
+    r"""The normalised hidden representation :math:`x \mapsto h_\ell(x)/\sqrt{n_\ell}` of an :class:`MLP`.
+
+    A batched ``nn.Module`` ``(B, d) -> (B, n_ell)`` that :mod:`paperlib.geometry` can measure. It holds the
+    model itself (not a copy), so it follows later changes of the model's parameters (e.g. loading a snapshot).
+    """
+
+    def __init__(self, model: "MLP", layer: int):
+        super().__init__()
+        self.model = model
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r"""``(B, d) -> (B, n_layer)``: :math:`h_\ell(x)/\sqrt{n_\ell}`."""
+        h = self.model.hidden(x, self.layer)
+        return h / math.sqrt(h.shape[-1])
+
+    def extra_repr(self) -> str:
+        return f"layer={self.layer}"
+
+
+class MLP(nn.Module):
+    r"""Fully connected network ``widths = [d, n_1, ..., n_L, c]`` with activation ``activation``.
+
+    Args:
+        widths: layer sizes, input first, number of logits last (at least two entries; ``[d, c]`` is a linear
+            classifier with no hidden layer).
+        activation: a name of :mod:`paperlib.activations` (``"sigmoid"``, ``"relu"``, ...).
+        init: ``"paper"`` (all parameters :math:`N(0,1)`, layers after the first scaled by
+            :math:`1/\sqrt{\text{fan\_in}}`; see the module docstring) or ``"pytorch"`` (PyTorch's defaults, no
+            scaling).
+        seed: seed of a private :class:`torch.Generator` for the initialisation (``None``: the global RNG).
+
+    ``forward(x)``: ``(B, d) -> (B, c)`` logits.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        activation: str = "sigmoid",
+        *,
+        init: Init = "paper",
+        seed: int | None = None,
+    ):
+        super().__init__()
+        self.widths = _check_widths(widths)
+        self.activation = _act.check_name(activation)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}; got {init!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None; got {seed!r}")
+        self.init = init
+        self.seed = seed
+        self._phi = _act.function(activation)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.widths[:-1], self.widths[1:]))
+        # pre-activation scale of each Linear: 1 for the first, 1/sqrt(fan_in) for the others ("paper")
+        self._scales = tuple(
+            1.0 if (init == "pytorch" or i == 0) else 1.0 / math.sqrt(lin.in_features)
+            for i, lin in enumerate(self.layers)
+        )
+        self.reset_parameters(seed)
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw all parameters afresh (seeded when ``seed`` is given), following ``self.init``."""
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        for lin in self.layers:
+            if self.init == "paper":
+                lin.weight.normal_(0.0, 1.0, generator=gen)
+                lin.bias.normal_(0.0, 1.0, generator=gen)
+            else:
+                bound = 1.0 / math.sqrt(lin.in_features)
+                lin.weight.uniform_(-bound, bound, generator=gen)
+                lin.bias.uniform_(-bound, bound, generator=gen)
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers ``L``."""
+        return len(self.widths) - 2
+
+    def _pre(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        z = self.layers[i](h)
+        s = self._scales[i]
+        return z if s == 1.0 else z * s
+
+    def _check_x(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (B, {self.widths[0]}); got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.widths[0]:
+            raise ValueError(f"x must have shape (B, {self.widths[0]}); got {tuple(x.shape)}")
+
+    def hidden(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        r"""Un-normalised hidden activations :math:`h_\ell(x)`, ``(B, d) -> (B, n_ell)``; ``layer`` in ``1..L``
+        (``layer=0`` returns ``x``)."""
+        self._check_layer(layer, allow_zero=True)
+        self._check_x(x)
+        h = x
+        for i in range(layer):
+            h = self._phi(self._pre(i, h))
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, c)`` for inputs ``x: (B, d)``."""
+        h = self.hidden(x, self.depth)
+        return self._pre(len(self.layers) - 1, h)
+
+    def _check_layer(self, layer: object, allow_zero: bool = False) -> int:
+        lo = 0 if allow_zero else 1
+        if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= self.depth:
+            raise ValueError(f"layer must be an integer in {lo}..{self.depth} (hidden layers of {list(self.widths)});"
+                             f" got {layer!r}")
+        return layer
+
+    def feature_map(self, layer: int = 1) -> FeatureMap:
+        r"""The feature map of hidden layer ``layer`` (1-based): :math:`\Phi^{(\ell)}(x) = h_\ell(x)/\sqrt{n_\ell}`.
+
+        Returns a batched ``nn.Module`` ``(B, d) -> (B, n_layer)`` sharing this model's parameters, ready for
+        :func:`paperlib.geometry.log_volume_element` and friends.
+        """
+        return FeatureMap(self, self._check_layer(layer))
+
+    def shallow_parameters(self, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""``(W, b)`` of the first layer, ``W: (n_1, d)``, ``b: (n_1,)`` (detached copies in ``dtype``).
+
+        For a network with one hidden layer, ``feature_map(1)`` equals
+        ``paperlib.shallow.feature_map(W, b, activation)``, so the closed forms of :mod:`paperlib.shallow` apply.
+        The first layer is unscaled in both initialisations, so this holds for ``init="paper"`` and
+        ``"pytorch"`` alike.
+        """
+        if self.depth != 1:
+            raise ValueError(f"shallow_parameters needs exactly one hidden layer; widths are {list(self.widths)}")
+        lin = self.layers[0]
+        return lin.weight.detach().to(dtype).clone(), lin.bias.detach().to(dtype).clone()
+
+    def extra_repr(self) -> str:
+        return f"widths={list(self.widths)}, activation={self.activation!r}, init={self.init!r}"

@@ -1,0 +1,153 @@
+"""paperlib.experiments: decision-boundary distances, the magnification statistic, measurements and presets."""
+
+import math
+
+import pytest
+import torch
+
+from paperlib import data, experiments as ex, geometry, shallow
+from paperlib.models import MLP
+
+
+def test_boundary_of_a_linear_score_is_exact():
+    g = data.grid(-1, 1, 21)
+    P = g.points
+    field = g.image(P[:, 0] - 0.33)
+    pts = ex.boundary_points(field, g)
+    assert pts.shape == (21, 2) and torch.allclose(pts[:, 0], torch.full((21,), 0.33, dtype=torch.float64))
+    dist = ex.boundary_distance(field, g)
+    assert torch.allclose(dist, g.image((P[:, 0] - 0.33).abs()), atol=1e-12)
+
+
+def test_boundary_distance_of_a_circle():
+    g = data.grid(-1, 1, 81)
+    r = g.points.norm(dim=1)
+    dist = ex.boundary_distance(g.image(r - 0.5), g)
+    spacing = g.spacing[0]
+    assert float((dist - g.image((r - 0.5).abs())).abs().max()) < spacing
+    # a label field (e.g. argmax of several classes) gives edge midpoints
+    dist_lab = ex.boundary_distance(g.image((r > 0.5).long()), g)
+    assert float((dist_lab - g.image((r - 0.5).abs())).abs().max()) < spacing
+
+
+def test_no_boundary_gives_inf_and_nan_statistic():
+    g = data.grid(-1, 1, 10)
+    dist = ex.boundary_distance(torch.ones(g.shape, dtype=torch.float64), g)
+    assert torch.isinf(dist).all()
+    assert math.isnan(float(ex.magnification(torch.zeros(g.shape), dist)))
+
+
+def test_magnification_statistic():
+    dist = torch.tensor([0.0, 0.05, 0.1, 0.2, 0.31, 0.5])
+    lv = torch.tensor([3.0, 1.0, 2.0, 100.0, -1.0, 0.0])
+    # near: first three (mean 2), far: last two (mean -0.5); the point at 0.2 is in neither
+    assert float(ex.magnification(lv, dist)) == pytest.approx(2.5)
+    batched = ex.magnification(torch.stack([lv, 2 * lv]), dist)
+    assert batched.shape == (2,) and torch.allclose(batched, torch.tensor([2.5, 5.0], dtype=torch.float64))
+    lv_inf = lv.clone()
+    lv_inf[0] = -math.inf  # non-finite values are left out
+    assert float(ex.magnification(lv_inf, dist)) == pytest.approx(1.5 + 0.5)
+    with pytest.raises(ValueError, match="delta"):
+        ex.magnification(lv, dist, delta=0)
+    with pytest.raises(ValueError, match="far"):
+        ex.magnification(lv, dist, delta=0.2, far=0.1)
+    with pytest.raises(ValueError, match="distance"):
+        ex.magnification(lv, dist[:3])
+
+
+def test_measure_matches_shallow_and_autodiff():
+    g = data.grid(-1, 1, 12)
+    m = MLP([2, 30, 2], "sigmoid", seed=0)
+    s = ex.measure(m, g, epoch=5)
+    W, b = m.shallow_parameters()
+    P = g.points
+    assert s.log_volume.shape == (1, 12, 12) and s.epoch == 5
+    assert torch.allclose(s.log_volume[0], g.image(shallow.log_volume_element(W, b, P, "sigmoid")), atol=1e-12)
+    assert torch.allclose(s.log_volume[0], g.image(geometry.log_volume_element(m.feature_map(1), P)), atol=1e-9)
+    R = shallow.ricci_scalar(W, b, P, "sigmoid", degenerate="nan")
+    assert torch.allclose(s.ricci, g.image(R), rtol=1e-8, atol=1e-8)
+    with torch.no_grad():
+        p = torch.softmax(m.double()(P), 1)[:, 1]
+    assert torch.allclose(s.probability, g.image(p), atol=1e-12)
+    assert s.magnification_task is None and s.magnification.shape == (1,)
+
+
+def test_measure_deep_and_two_unit_cases():
+    g = data.grid(-1, 1, 8)
+    deep = MLP([2, 6, 5, 2], "tanh", seed=1)
+    s = ex.measure(deep, g, curvature=False, task_distance=torch.full(g.shape, 0.05, dtype=torch.float64))
+    assert s.log_volume.shape == (2, 8, 8) and s.ricci is None
+    want = geometry.log_volume_element(deep.feature_map(2), g.points)
+    assert torch.allclose(s.log_volume[1], g.image(want), atol=1e-10)
+    assert torch.isnan(s.magnification_task).all()  # no far points
+    two = ex.measure(MLP([2, 2, 2], "sigmoid", seed=0), g)
+    assert torch.equal(two.ricci, torch.zeros(g.shape, dtype=torch.float64))
+    with pytest.raises(TypeError, match="model"):
+        ex.measure(torch.nn.Linear(2, 2), g)
+    with pytest.raises(ValueError, match="model"):
+        ex.measure(MLP([3, 4, 2], seed=0), g)
+    with pytest.raises(ValueError, match="task_distance"):
+        ex.measure(deep, g, task_distance=torch.zeros(3, 3))
+
+
+def test_paper_presets_hold_the_paper_settings():
+    p = ex.PRESETS["sinusoid"]["paper"]
+    assert (p["widths"], p["lr"], p["momentum"], p["batch_size"], p["epochs"]) == ((2, 250, 2), 0.1, 0.9, 50, 10_000)
+    assert {200, 5000, 10_000} <= set(p["snapshots"]) and p["size"] == 80
+    q = ex.PRESETS["xor"]["paper"]
+    assert (q["lr"], q["momentum"], q["weight_decay"], q["batch_size"], q["epochs"]) == (0.02, 0.9, 1e-4, None, 2000)
+    assert q["hidden"] == (2, 10, 100, 250) and (q["lim"], q["size"]) == ((-1.5, 1.5), 40)
+    d = ex.PRESETS["deep_mlp"]["paper"]
+    assert d["widths"] == (2, 8, 8, 8, 2) and d["epochs"] == 10_000 and d["activation"] == "sigmoid"
+    for name in ex.PRESETS:  # the book preset keeps the architecture
+        assert ex.PRESETS[name]["book"]["widths"] == ex.PRESETS[name]["paper"]["widths"]
+
+
+@pytest.mark.parametrize("name", ["sinusoid", "xor", "deep_mlp"])
+def test_paper_preset_smoke(name, tmp_path):
+    fn = getattr(ex, name)
+    kw = dict(epochs=3, grid_size=20, cache_dir=tmp_path)
+    if name == "sinusoid":
+        kw["seeds"] = (0, 1)
+    if name == "xor":
+        kw["widths"] = (2, 10)
+    r = fn("paper", **kw)
+    assert r.preset == "paper" and r.settings["epochs"] == 3
+    assert r.grid.shape == (20, 20) and r.task_distance.shape == (20, 20)
+    for label, run in r.runs.items():
+        assert run.epochs[0] == 0 and run.epochs[-1] == 3
+        e, m = run.magnification(layer=len(run.config.widths) - 2, task=True)
+        assert e.tolist() == run.epochs and m.shape == e.shape and torch.isfinite(m).all()
+        snap = run.snapshots[3]
+        assert snap.log_volume.shape == (len(run.config.widths) - 2, 20, 20)
+        assert run.model(3).widths == run.config.widths
+    assert set(r.figure_epochs) <= set(r.run().epochs)
+    again = fn("paper", **kw)
+    assert all(run.training.source == "cache" for run in again.runs.values())
+
+
+def test_epoch_override_rescales_snapshots(tmp_path):
+    r = ex.sinusoid("book", seeds=(0,), epochs=20, grid_size=6, curvature="none", cache_dir=tmp_path)
+    book = ex.PRESETS["sinusoid"]["book"]
+    want = sorted({min(20, round(s * 20 / book["epochs"])) for s in book["snapshots"]} | {0, 20})
+    assert r.run(0).epochs == want and r.figure_epochs == (0, 10, 20)
+    assert r.run(0).snapshots[20].ricci is None
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        ex.sinusoid("fast")
+    with pytest.raises(ValueError, match="epochs"):
+        ex.xor(epochs=0)
+    with pytest.raises(ValueError, match="seeds"):
+        ex.sinusoid(seeds=())
+    with pytest.raises(ValueError, match="grid_size"):
+        ex.deep_mlp(grid_size=2)
+    with pytest.raises(ValueError, match="curvature"):
+        ex.sinusoid(curvature="some")
+    with pytest.raises(ValueError, match="delta"):
+        ex.xor(delta=-1.0, epochs=1, cache_dir=tmp_path)
+    with pytest.raises(TypeError, match="grid"):
+        ex.boundary_points(torch.zeros(3, 3), None)
+    with pytest.raises(ValueError, match="field"):
+        ex.boundary_points(torch.zeros(3, 3), data.grid(size=4))
