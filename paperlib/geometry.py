@@ -596,9 +596,9 @@ _MAP_ARGS_DOC = r"""
     Args:
         f: batched feature map ``(B, *in_shape) -> (B, n)`` that treats the points of a batch independently
             (``nn.Module`` in ``eval()`` mode, or a pure torch callable: it is differentiated under
-            :func:`torch.func.vmap`, so no Python control flow on tensor values), smooth where evaluated; ``d = prod(in_shape) <= MAX_CURVATURE_DIM = 8`` (``ValueError``
-            otherwise: use :func:`paperlib.shallow.ricci_scalar` / :func:`paperlib.infinite.ricci_scalar`), and
-            ``n >= d``.
+            :func:`torch.func.vmap`, so no Python control flow on tensor values), smooth where evaluated;
+            ``d = prod(in_shape) <= MAX_CURVATURE_DIM = 8`` (``ValueError`` otherwise: use
+            :func:`paperlib.shallow.ricci_scalar` / :func:`paperlib.infinite.ricci_scalar`), and ``n >= d``.
         x: ``(B, *in_shape)`` points; coordinates are the flattened ``d`` inputs.
         chunk_size: process at most this many points at once (memory ``O(chunk n d^2)``); ``None``: automatic,
             chunks of about ``2^20 / (n d^2)`` points (at least 16) for the Gauss route, all points
@@ -740,9 +740,9 @@ def ricci_scalar(
 
     ``J`` and ``H`` come from forward-over-forward JVPs of whole chunks of points (``d`` directions at each
     level, batched with ``vmap``; with ``n >= d`` outputs forward mode is cheaper than ``n`` reverse passes),
-    which, as in :func:`jacobian`, requires the map to treat the points of a batch independently. ``method="christoffel"`` goes through the Christoffel
-    symbols of the metric function :math:`J^\top J` (fourth derivatives; see
-    :func:`ricci_scalar_of_metric`). Piecewise-linear maps (ReLU, linear) give exact zeros.
+    which, as in :func:`jacobian`, requires the map to treat the points of a batch independently.
+    ``method="christoffel"`` goes through the Christoffel symbols of the metric function :math:`J^\top J`
+    (fourth derivatives; see :func:`ricci_scalar_of_metric`). Piecewise-linear maps (ReLU, linear) give exact zeros.
     {args}{policy}
     Returns:
         ``(B,)`` tensor.
@@ -790,7 +790,8 @@ def riemann_tensor_of_metric(
     r"""Riemann tensor of a metric function, from :math:`g, \partial g, \partial^2 g` (nested ``jacfwd``).
 
     .. math::  R^\rho{}_{\sigma\mu\nu} = \partial_\mu\Gamma^\rho_{\nu\sigma} - \partial_\nu\Gamma^\rho_{\mu\sigma}
-               + \Gamma^\rho_{\mu\lambda}\Gamma^\lambda_{\nu\sigma} - \Gamma^\rho_{\nu\lambda}\Gamma^\lambda_{\mu\sigma},
+               + \Gamma^\rho_{\mu\lambda}\Gamma^\lambda_{\nu\sigma}
+               - \Gamma^\rho_{\nu\lambda}\Gamma^\lambda_{\mu\sigma},
                \qquad \partial_\rho\Gamma^\lambda_{\mu\nu} = g^{\lambda\kappa}(\partial_\rho\Gamma_{\kappa\mu\nu}
                - \partial_\rho g_{\kappa\alpha}\Gamma^\alpha_{\mu\nu}),
 

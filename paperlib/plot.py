@@ -42,6 +42,7 @@ __all__ = [
     "layer_figure",
     "magnification_plot",
     "epoch_slider",
+    "infinite_width_profiles",
 ]
 
 LOG_VOLUME_LABEL = r"$\log_{10}\sqrt{\det g}$"
@@ -434,3 +435,633 @@ def epoch_slider(epochs: Sequence[int], draw: Callable[[int], Figure], *, value:
     slider.observe(redraw, names="value")
     display(slider)
     return slider
+
+
+def infinite_width_profiles(
+    activations: Sequence[str] | str,
+    settings: Sequence[tuple[float, float]] = ((1.0, 1.0),),
+    *,
+    d: int = 2,
+    radius: float = 4.0,
+    points: int = 161,
+    panel_size: float = 3.3,
+) -> Figure:
+    r"""Radial profiles of the infinite-width geometry of random shallow networks (chapter 3).
+
+    Top row: :math:`\log_{10}\sqrt{\det g}`; bottom row: the Ricci scalar :math:`R` (sphere of radius
+    :math:`r`: :math:`+2/r^2`), both against :math:`|x| \in [0, \text{radius}]`, for the expected metric
+    :math:`E[g] = e^{\Omega}(\delta + 2\Omega' x x^\top)` of :math:`w \sim N(0, \sigma^2 I_d)`,
+    :math:`b \sim N(0, \zeta^2)`. One column per activation, one curve per :math:`(\sigma, \zeta)` in
+    ``settings``. The values are computed by :mod:`paperlib.infinite` at the points :math:`x = r e_1`; the metric
+    is rotation invariant, so every direction gives the same curves.
+
+    Args:
+        activations: an activation name or a sequence of names (one column each).
+        settings: pairs ``(sigma, zeta)``: weight scale > 0 and bias scale >= 0.
+        d: input dimension (>= 1).
+        radius: largest :math:`|x|` (> 0).
+        points: number of radii (>= 2), equispaced from 0.
+        panel_size: height of one panel in inches.
+
+    Returns:
+        The ``Figure`` (axes ``2 x len(activations)``).
+    """
+    from . import activations as _act
+    from . import infinite
+
+    names = [activations] if isinstance(activations, str) else activations
+    if isinstance(names, (bytes, Mapping)) or not isinstance(names, Sequence) or not names:
+        raise ValueError("activations must be an activation name or a non-empty sequence of names")
+    names = [_act.check_name(a, "activations") for a in names]
+    if isinstance(settings, (str, bytes)) or not isinstance(settings, Sequence) or not settings:
+        raise ValueError("settings must be a non-empty sequence of (sigma, zeta) pairs")
+    pairs = []
+    for pair in settings:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"settings must contain (sigma, zeta) pairs; got {pair!r}")
+        sigma, zeta = float(pair[0]), float(pair[1])
+        if not (0 < sigma < float("inf") and 0 <= zeta < float("inf")):
+            raise ValueError(f"settings: need sigma > 0 and zeta >= 0 (finite); got {pair!r}")
+        pairs.append((sigma, zeta))
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ValueError(f"d must be an integer >= 1; got {d!r}")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 < radius < float("inf"):
+        raise ValueError(f"radius must be a positive finite number; got {radius!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise ValueError(f"points must be an integer >= 2; got {points!r}")
+    r = torch.linspace(0.0, float(radius), points, dtype=torch.float64)
+    x = torch.zeros(points, d, dtype=torch.float64)
+    x[:, 0] = r
+    fig, axes = plt.subplots(2, len(names), figsize=(panel_size * 1.25 * len(names), panel_size * 1.6),
+                             squeeze=False, sharex=True, layout="constrained")
+    for col, name in enumerate(names):
+        top, bottom = axes[0, col], axes[1, col]
+        for sigma, zeta in pairs:
+            label = rf"$\sigma = {sigma:g},\ \zeta = {zeta:g}$"
+            top.plot(r, infinite.log_volume_element(x, name, sigma=sigma, zeta=zeta, device="cpu"), label=label)
+            bottom.plot(r, infinite.ricci_scalar(x, name, sigma=sigma, zeta=zeta, device="cpu"), label=label)
+        bottom.axhline(0.0, color="0.6", lw=0.8)
+        top.set_title(f"{name}, d = {d}")
+        bottom.set_xlabel(r"$|x|$")
+        if col == 0:
+            top.set_ylabel(LOG_VOLUME_LABEL)
+            bottom.set_ylabel(RICCI_LABEL)
+    axes[0, 0].legend(fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Curvature figures (chapter 4): volume element and Ricci scalar side by side, hidden-unit hyperplanes
+# ---------------------------------------------------------------------------------------------------------------
+
+__all__ += ["draw_hyperplanes", "volume_ricci_figure"]
+
+
+def _as_float_tensor(value: object, name: str) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(value).__name__}")
+    return value.detach().cpu().double()
+
+
+def draw_hyperplanes(
+    ax: Axes,
+    W: torch.Tensor | np.ndarray,
+    b: torch.Tensor | np.ndarray,
+    *,
+    color: str = "0.25",
+    linestyle: str = "--",
+    linewidth: float = 0.8,
+) -> Axes:
+    r"""Draw the lines :math:`w_j\cdot x + b_j = 0` of the hidden units of a shallow map on planar inputs.
+
+    Unit :math:`j` of :math:`\Phi_j = \phi(w_j\cdot x + b_j)/\sqrt n` is most sensitive on its line (for a
+    sigmoidal :math:`\phi`), and a ReLU unit switches on there. Each line is clipped to the current axis limits
+    (set them first, e.g. by drawing a heat map); units with :math:`w_j = 0` have no line and are skipped. The
+    axis limits are left unchanged.
+
+    Args:
+        ax: the axes.
+        W: ``(n, 2)`` input weights; b: ``(n,)`` biases.
+        color, linestyle, linewidth: line style.
+
+    Returns:
+        The ``Axes``.
+    """
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes; got {type(ax).__name__}")
+    W = _as_float_tensor(W, "W")
+    b = _as_float_tensor(b, "b")
+    if W.ndim != 2 or W.shape[1] != 2:
+        raise ValueError(f"W must have shape (n, 2) (planar inputs); got {tuple(W.shape)}")
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"b must have shape (n,) = ({W.shape[0]},) to match W; got {tuple(b.shape)}")
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for (w1, w2), bj in zip(W.tolist(), b.tolist()):
+        if w1 == 0.0 and w2 == 0.0:
+            continue
+        if abs(w2) >= abs(w1):  # y as a function of x
+            xs = np.array([x0, x1])
+            ys = -(bj + w1 * xs) / w2
+        else:  # x as a function of y
+            ys = np.array([y0, y1])
+            xs = -(bj + w2 * ys) / w1
+        ax.plot(xs, ys, color=color, linestyle=linestyle, linewidth=linewidth)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return ax
+
+
+def volume_ricci_figure(
+    rows: Sequence[tuple[str, torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]],
+    grid: Grid,
+    *,
+    hyperplanes: Sequence[tuple[torch.Tensor, torch.Tensor] | None] | None = None,
+    percentile: float = 95.0,
+    limits: Sequence[float | None] | None = None,
+    panel_size: float = 3.3,
+) -> Figure:
+    r"""One row per case: :math:`\log_{10}\sqrt{\det g}` (left) and the Ricci scalar :math:`R` (right).
+
+    The Ricci panel uses :func:`ricci_map`: a diverging colour map centred at 0 (red positive, blue negative),
+    clipped at the ``percentile``-th percentile of :math:`|R|` of that row (or at ``limits[row]``); NaN
+    (degenerate points) is grey. Each row has its own colour scales.
+
+    Args:
+        rows: ``(label, log_volume, ricci)`` triples, both images of the grid's shape ``(ny, nx)``; the label
+            starts each panel title.
+        grid: their grid.
+        hyperplanes: optional, one entry per row: ``(W, b)`` of a shallow map on planar inputs, whose unit lines
+            :math:`w_j\cdot x + b_j = 0` are drawn dashed on both panels (see :func:`draw_hyperplanes`), or
+            ``None`` for none.
+        percentile: Ricci clipping percentile in (0, 100].
+        limits: optional, one entry per row: a positive Ricci colour limit, or ``None`` to use ``percentile``.
+        panel_size: height of one panel in inches.
+
+    Returns:
+        The ``Figure`` (axes ``len(rows) x 2``, plus the colour bars).
+    """
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or not rows:
+        raise ValueError("rows must be a non-empty sequence of (label, log_volume, ricci) triples")
+    for row in rows:
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 3:
+            raise ValueError(f"rows must contain (label, log_volume, ricci) triples; got {row!r:.80}")
+    for name, per_row in (("hyperplanes", hyperplanes), ("limits", limits)):
+        if per_row is not None and (isinstance(per_row, (str, bytes)) or not isinstance(per_row, Sequence)
+                                    or len(per_row) != len(rows)):
+            raise ValueError(f"{name} must be None or a sequence with one entry per row ({len(rows)})")
+    if isinstance(panel_size, bool) or not isinstance(panel_size, (int, float)) or not panel_size > 0:
+        raise ValueError(f"panel_size must be a positive number; got {panel_size!r}")
+    fig, axes = plt.subplots(len(rows), 2, figsize=(panel_size * 2.5, panel_size * len(rows)), squeeze=False,
+                             layout="constrained")
+    for k, ((label, log_volume, ricci), (left, right)) in enumerate(zip(rows, axes)):
+        log_volume_map(log_volume, grid, ax=left, title=f"{label}: volume element")
+        limit = None if limits is None else limits[k]
+        ricci_map(ricci, grid, ax=right, percentile=percentile, limit=limit, title=f"{label}: Ricci scalar")
+        if hyperplanes is not None and hyperplanes[k] is not None:
+            pair = hyperplanes[k]
+            if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+                raise ValueError(f"hyperplanes[{k}] must be a (W, b) pair or None")
+            for ax in (left, right):
+                draw_hyperplanes(ax, *pair)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Slices through images (MNIST, Fig. 2): interpolation lines, plane panels, ternary plots, spectra
+# ------------------------------------------------------------------------------------------------------------------
+
+import math  # noqa: E402
+
+import matplotlib.lines  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+__all__ += [
+    "CLASS_CMAP",
+    "ENTROPY_LABEL",
+    "class_colors",
+    "interpolation_plot",
+    "line_figure",
+    "plane_panels",
+    "plane_figure",
+    "ternary_triangles",
+    "ternary_panels",
+    "ternary_figure",
+    "spectrum_plot",
+]
+
+#: Categorical colour map of the ten classes (matplotlib's ``tab10``: class ``c`` has colour ``tab10(c)``).
+CLASS_CMAP = ListedColormap(matplotlib.colormaps["tab10"].colors, name="classes")
+_CLASS_NORM = BoundaryNorm(np.arange(-0.5, 10.5), CLASS_CMAP.N)
+ENTROPY_LABEL = r"$\log_{10} H$ (prediction entropy, nats)"
+_ENTROPY_FLOOR = 1e-16
+
+
+def class_colors(classes: Sequence[int] | torch.Tensor | np.ndarray) -> np.ndarray:
+    """RGBA colours ``(N, 4)`` of class indices ``(N,)`` in :data:`CLASS_CMAP` (classes 0..9)."""
+    c = np.asarray(torch.as_tensor(classes).cpu()).astype(int).reshape(-1)
+    if c.size and (c.min() < 0 or c.max() > 9):
+        raise ValueError(f"classes must lie in 0..9; got values in [{c.min()}, {c.max()}]")
+    return CLASS_CMAP(c)
+
+
+def _vec(values: object, name: str, length: int | None = None) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    if not isinstance(values, np.ndarray):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(values).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or (length is not None and values.shape[0] != length):
+        want = f"({length},)" if length is not None else "(T,)"
+        raise ValueError(f"{name} must have shape {want}; got {values.shape}")
+    return values
+
+
+def _as_image(img: object, name: str) -> np.ndarray:
+    if isinstance(img, torch.Tensor):
+        img = img.detach().cpu().double().numpy()
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(img).__name__}")
+    img = np.squeeze(img)
+    if img.ndim == 1:
+        side = int(round(math.sqrt(img.size)))
+        if side * side != img.size:
+            raise ValueError(f"{name}: a flat image must have a square number of pixels; got {img.size}")
+        img = img.reshape(side, side)
+    if img.ndim != 2:
+        raise ValueError(f"{name} must be an image (H, W), (1, H, W) or flat (H*W,); got shape {img.shape}")
+    return img
+
+
+def interpolation_plot(
+    t: torch.Tensor | np.ndarray,
+    log_volume: torch.Tensor | np.ndarray,
+    predicted: torch.Tensor | np.ndarray,
+    *,
+    images: Sequence[torch.Tensor | np.ndarray] | None = None,
+    ax: Axes | None = None,
+    mark_peak: bool = True,
+    mark_changes: bool = True,
+    title: str | None = None,
+    ylabel: str = LOG_VOLUME_LABEL,
+    legend: bool = True,
+) -> Axes:
+    r"""The log volume element along an interpolation line :math:`x(t) = x_1 + (x_2 - x_1)t`, coloured by the
+    predicted class (:data:`CLASS_CMAP`), with small images of :math:`x_1`, the midpoint and :math:`x_2` above the
+    plot at :math:`t = 0, \tfrac12, 1`.
+
+    Args:
+        t: ``(T,)`` positions; log_volume: ``(T,)`` values; predicted: ``(T,)`` classes 0..9.
+        images: three images (flat ``(H*W,)``, ``(H, W)`` or ``(1, H, W)``) shown at ``t = 0, 0.5, 1``, or ``None``.
+        mark_peak: a dashed black line at the maximum; mark_changes: thin red lines where the class changes.
+        legend: a legend of the classes present.
+
+    Returns:
+        The ``Axes``.
+    """
+    tv = _vec(t, "t")
+    lv = _vec(log_volume, "log_volume", tv.size)
+    pr = _vec(predicted, "predicted", tv.size).astype(int)
+    ax = _ax(ax)
+    cols = class_colors(pr)
+    if tv.size > 1:
+        segs = np.stack([np.column_stack([tv[:-1], lv[:-1]]), np.column_stack([tv[1:], lv[1:]])], axis=1)
+        ax.add_collection(LineCollection(segs, colors=cols[:-1], linewidths=2.0))
+    ax.scatter(tv, lv, c=cols, s=10, zorder=3)
+    if mark_changes:
+        for k in np.nonzero(pr[1:] != pr[:-1])[0]:
+            ax.axvline(0.5 * (tv[k] + tv[k + 1]), color=BOUNDARY_COLOR, lw=0.8, alpha=0.7)
+    if mark_peak and tv.size:
+        ax.axvline(tv[int(np.argmax(lv))], color="black", lw=0.9, ls="--")
+    ax.set_xlim(0.0, 1.0)
+    finite = lv[np.isfinite(lv)]
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        pad = 0.08 * (hi - lo) if hi > lo else 0.5
+        ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(ylabel)
+    if legend:
+        present = list(dict.fromkeys(pr.tolist()))
+        handles = [matplotlib.lines.Line2D([], [], color=CLASS_CMAP(c), marker="o", lw=2, label=str(c))
+                   for c in present]
+        ax.legend(handles=handles, title="predicted", fontsize=7, title_fontsize=7, loc="lower center", ncol=4)
+    if images is not None:
+        if isinstance(images, (str, bytes)) or not isinstance(images, Sequence) or len(images) != 3:
+            raise ValueError("images must be a sequence of three images (x1, midpoint, x2) or None")
+        trans = blended_transform_factory(ax.transData, ax.transAxes)
+        for pos, img, name in zip((0.0, 0.5, 1.0), images, ("images[0]", "images[1]", "images[2]")):
+            arr = _as_image(img, name)
+            ins = ax.inset_axes([pos - 0.09, 1.03, 0.18, 0.3], transform=trans)
+            ins.imshow(arr, cmap="gray_r", interpolation="nearest")
+            ins.set_axis_off()
+    if title:
+        ax.set_title(title, pad=48 if images is not None else 6)
+    return ax
+
+
+def _get_attr(obj: object, name: str):
+    if not hasattr(obj, name):
+        raise TypeError(f"expected an object with attribute {name!r} (e.g. paperlib.experiments.LineGeometry); "
+                        f"got {type(obj).__name__}")
+    return getattr(obj, name)
+
+
+def _pick_epochs(available: Sequence[int], epochs: Sequence[int] | None) -> list[int]:
+    available = [int(e) for e in available]
+    if epochs is None:
+        return available
+    if isinstance(epochs, (str, bytes)) or not isinstance(epochs, Sequence) or not epochs:
+        raise ValueError("epochs must be a non-empty sequence of epochs or None")
+    bad = [e for e in epochs if e not in available]
+    if bad:
+        raise ValueError(f"epochs {bad} are not available; choose from {available}")
+    return [int(e) for e in epochs]
+
+
+def line_figure(
+    line_geometry: object,
+    epochs: Sequence[int] | None = None,
+    *,
+    panel_size: tuple[float, float] = (3.6, 3.0),
+) -> Figure:
+    r"""One :func:`interpolation_plot` per epoch (side by side) for a line between two anchors, e.g.
+    :class:`paperlib.experiments.LineGeometry` (attributes ``digits``, ``line`` with ``t`` and ``anchors``,
+    ``epochs``, ``log_volume: (S, T)``, ``predicted: (S, T)``). Each panel has its own vertical scale (the
+    level of :math:`\log_{10}\sqrt{\det g}` moves by many decades during training; the shape is what matters).
+
+    Returns:
+        The ``Figure``.
+    """
+    line = _get_attr(line_geometry, "line")
+    avail = list(_get_attr(line_geometry, "epochs"))
+    chosen = _pick_epochs(avail, epochs)
+    lv, pr = _get_attr(line_geometry, "log_volume"), _get_attr(line_geometry, "predicted")
+    digits = _get_attr(line_geometry, "digits")
+    anchors = line.anchors
+    images = [anchors[0], 0.5 * (anchors[0] + anchors[1]), anchors[1]]
+    w, h = panel_size
+    fig, axes = plt.subplots(1, len(chosen), figsize=(w * len(chosen), h + 0.9), squeeze=False, layout="constrained")
+    for ax, e in zip(axes[0], chosen):
+        i = avail.index(e)
+        interpolation_plot(line.t, lv[i], pr[i], images=images, ax=ax, title=f"{digits[0]} → {digits[1]}, epoch {e}")
+    return fig
+
+
+def _plane_values(plane: object, values: object, name: str) -> np.ndarray:
+    steps = _get_attr(plane, "steps")
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    if not isinstance(values, np.ndarray):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(values).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape == (steps, steps):
+        values = values.reshape(-1)
+    if values.shape != (steps * steps,):
+        raise ValueError(f"{name} must have shape ({steps * steps},) or ({steps}, {steps}); got {values.shape}")
+    return values
+
+
+def _log_entropy(entropy: np.ndarray) -> np.ndarray:
+    return np.log10(np.maximum(entropy, _ENTROPY_FLOOR))
+
+
+def _anchor_marks(ax: Axes, labels: Sequence[str]) -> None:
+    from .slices import ANCHOR_COORDS
+
+    ac = ANCHOR_COORDS.numpy()
+    ax.plot(np.append(ac[:, 0], ac[0, 0]), np.append(ac[:, 1], ac[0, 1]), color="white", lw=0.8, ls=":")
+    for (a, b), lab in zip(ac, labels):
+        ax.scatter([a], [b], s=30, c="white", edgecolors="black", linewidths=0.8, zorder=4)
+        ax.annotate(lab, (a, b), xytext=(4, 4), textcoords="offset points", color="white", fontsize=9,
+                    fontweight="bold")
+
+
+def plane_panels(
+    plane: object,
+    predicted: torch.Tensor | np.ndarray,
+    entropy: torch.Tensor | np.ndarray,
+    log_volume: torch.Tensor | np.ndarray,
+    *,
+    axes: Sequence[Axes] | None = None,
+    labels: Sequence[str] = ("x1", "x2", "x3"),
+    title: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> list[Axes]:
+    r"""Three heat maps over the plane coordinates :math:`(a, b) \in [-1, 1]^2` of a
+    :class:`paperlib.slices.Plane`: the predicted class (:data:`CLASS_CMAP`), :math:`\log_{10}` of the prediction
+    entropy and :math:`\log_{10}\sqrt{\det g}`; the anchors are marked (white dots, ``labels``) with their triangle
+    dotted.
+
+    Args:
+        plane: the plane (``steps``, ``grid``); predicted, entropy, log_volume: ``(steps**2,)`` or
+            ``(steps, steps)`` per-point values (entropy in nats; floored at 1e-16 before the log).
+        axes: three ``Axes`` to draw into (a new row if ``None``).
+        vmin, vmax: colour range of the log volume element.
+
+    Returns:
+        The three ``Axes``.
+    """
+    grid = _get_attr(plane, "grid")
+    steps = _get_attr(plane, "steps")
+    pred = _plane_values(plane, predicted, "predicted").reshape(steps, steps)
+    ent = _log_entropy(_plane_values(plane, entropy, "entropy")).reshape(steps, steps)
+    lv = _plane_values(plane, log_volume, "log_volume").reshape(steps, steps)
+    if len(labels) != 3:
+        raise ValueError("labels must hold three anchor labels")
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(12.5, 3.6), layout="constrained")
+    if len(axes) != 3 or not all(isinstance(a, Axes) for a in axes):
+        raise TypeError("axes must be a sequence of three matplotlib Axes")
+    heatmap(pred, grid, ax=axes[0], cmap=CLASS_CMAP, norm=_CLASS_NORM, label="predicted class",
+            title=f"{title}: prediction" if title else "prediction")
+    cb = axes[0].images[-1].colorbar
+    if cb is not None:
+        cb.set_ticks(range(10))
+    heatmap(ent, grid, ax=axes[1], cmap="magma", label=ENTROPY_LABEL,
+            title=f"{title}: entropy" if title else "entropy")
+    heatmap(lv, grid, ax=axes[2], cmap="viridis", vmin=vmin, vmax=vmax, label=LOG_VOLUME_LABEL,
+            title=f"{title}: volume element" if title else "volume element")
+    for ax in axes:
+        ax.set_xlabel("$a$")
+        ax.set_ylabel("$b$")
+        _anchor_marks(ax, labels)
+    return list(axes)
+
+
+def plane_figure(plane_geometry: object, epochs: Sequence[int] | None = None, *, panel_size: float = 3.4) -> Figure:
+    r"""Fig. 2 plane: one row of :func:`plane_panels` per epoch for a
+    :class:`paperlib.experiments.PlaneGeometry` (``plane``, ``digits``, ``epochs``, ``predicted``, ``entropy``,
+    ``log_volume`` of shape ``(S, steps**2)``).
+
+    Returns:
+        The ``Figure``.
+    """
+    plane = _get_attr(plane_geometry, "plane")
+    avail = list(_get_attr(plane_geometry, "epochs"))
+    chosen = _pick_epochs(avail, epochs)
+    labels = [str(d) for d in _get_attr(plane_geometry, "digits")]
+    fig, axes = plt.subplots(len(chosen), 3, figsize=(panel_size * 3 * 1.25, panel_size * len(chosen)),
+                             squeeze=False, layout="constrained")
+    for row, e in zip(axes, chosen):
+        i = avail.index(e)
+        plane_panels(plane, plane_geometry.predicted[i], plane_geometry.entropy[i], plane_geometry.log_volume[i],
+                     axes=row, labels=labels, title=f"epoch {e}")
+    return fig
+
+
+def ternary_triangles(plane: object) -> tuple[np.ndarray, np.ndarray]:
+    r"""Triangulation of the plane's grid points inside the anchors' triangle: every grid cell whose corners are
+    all ``inside`` gives two triangles.
+
+    Returns:
+        ``index: (M,)`` indices of the inside points (into the plane's points) and ``triangles: (K, 3)`` vertex
+        indices into ``index``.
+    """
+    steps = _get_attr(plane, "steps")
+    inside = np.asarray(_get_attr(plane, "inside").cpu()).reshape(steps, steps)
+    index = np.flatnonzero(inside.reshape(-1))
+    pos = -np.ones(steps * steps, dtype=int)
+    pos[index] = np.arange(index.size)
+    ii, jj = np.meshgrid(np.arange(steps - 1), np.arange(steps - 1), indexing="ij")
+    p00 = (ii * steps + jj).reshape(-1)
+    p01, p10, p11 = p00 + 1, p00 + steps, p00 + steps + 1
+    tris = np.concatenate([np.stack([p00, p01, p11], 1), np.stack([p00, p11, p10], 1)])
+    keep = (pos[tris] >= 0).all(1)
+    return index, pos[tris[keep]]
+
+
+def _mode_rows(values: np.ndarray) -> np.ndarray:
+    """Per row of ``(K, 3)`` class labels: the label held by at least two vertices, else the first."""
+    a, b, c = values[:, 0], values[:, 1], values[:, 2]
+    return np.where((b == c) & (a != b), b, a)
+
+
+def ternary_panels(
+    plane: object,
+    predicted: torch.Tensor | np.ndarray,
+    entropy: torch.Tensor | np.ndarray,
+    log_volume: torch.Tensor | np.ndarray,
+    *,
+    axes: Sequence[Axes] | None = None,
+    labels: Sequence[str] = ("x1", "x2", "x3"),
+    title: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> list[Axes]:
+    r"""The panels of :func:`plane_panels` on ternary axes (``mpltern``), keeping only the triangle of the
+    anchors: a point with barycentric coordinates :math:`(\lambda_1, \lambda_2, \lambda_3)` is drawn at
+    :math:`(t, l, r) = (\lambda_1, \lambda_2, \lambda_3)`, so :math:`x_1` is the top corner, :math:`x_2` the
+    bottom-left and :math:`x_3` the bottom-right one. Continuous values are shaded smoothly (Gouraud) over
+    :func:`ternary_triangles`; the predicted class colours each triangle by the class of at least two of its
+    corners.
+
+    Args:
+        axes: three ternary ``Axes`` (``projection="ternary"``), or ``None`` for a new row.
+        Others: as in :func:`plane_panels`.
+
+    Returns:
+        The three ``Axes``.
+    """
+    import mpltern  # noqa: F401 - registers the "ternary" projection
+
+    steps = _get_attr(plane, "steps")
+    pred = _plane_values(plane, predicted, "predicted")
+    ent = _log_entropy(_plane_values(plane, entropy, "entropy"))
+    lv = _plane_values(plane, log_volume, "log_volume")
+    if len(labels) != 3:
+        raise ValueError("labels must hold three anchor labels")
+    index, tris = ternary_triangles(plane)
+    if tris.shape[0] == 0:
+        raise ValueError(f"the plane has no grid cell inside the triangle (steps = {steps}); use more steps")
+    lam = np.asarray(_get_attr(plane, "ternary").cpu(), dtype=np.float64)[index].clip(0.0, 1.0)
+    lam = lam / lam.sum(1, keepdims=True)
+    tt, ll, rr = lam[:, 0], lam[:, 1], lam[:, 2]
+    if axes is None:
+        fig = plt.figure(figsize=(12.5, 3.8), layout="constrained")
+        axes = [fig.add_subplot(1, 3, k + 1, projection="ternary") for k in range(3)]
+    if len(axes) != 3 or not all(getattr(a, "name", "") == "ternary" for a in axes):
+        raise TypeError("axes must be three mpltern ternary Axes (projection='ternary')")
+    fc = _mode_rows(pred[index][tris]).astype(float)
+    pcs = [axes[0].tripcolor(tt, ll, rr, triangles=tris, facecolors=fc, cmap=CLASS_CMAP, norm=_CLASS_NORM),
+           axes[1].tripcolor(tt, ll, rr, ent[index], triangles=tris, shading="gouraud", cmap="magma"),
+           axes[2].tripcolor(tt, ll, rr, lv[index], triangles=tris, shading="gouraud", cmap="viridis",
+                             vmin=vmin, vmax=vmax)]
+    names = ("prediction", "entropy", "volume element")
+    cbar_labels = ("predicted class", ENTROPY_LABEL, LOG_VOLUME_LABEL)
+    for ax, pc, name, cl in zip(axes, pcs, names, cbar_labels):
+        cb = ax.figure.colorbar(pc, ax=ax, fraction=0.046, pad=0.1)
+        cb.set_label(cl)
+        if name == "prediction":
+            cb.set_ticks(range(10))
+        ax.set_tlabel(labels[0])
+        ax.set_llabel(labels[1])
+        ax.set_rlabel(labels[2])
+        ax.taxis.set_ticks([])
+        ax.laxis.set_ticks([])
+        ax.raxis.set_ticks([])
+        ax.set_title(f"{title}: {name}" if title else name, pad=18)
+    return list(axes)
+
+
+def ternary_figure(plane_geometry: object, epochs: Sequence[int] | None = None, *,
+                   panel_size: float = 3.4) -> Figure:
+    r"""One row of :func:`ternary_panels` per epoch for a :class:`paperlib.experiments.PlaneGeometry`.
+
+    Returns:
+        The ``Figure``.
+    """
+    import mpltern  # noqa: F401
+
+    plane = _get_attr(plane_geometry, "plane")
+    avail = list(_get_attr(plane_geometry, "epochs"))
+    chosen = _pick_epochs(avail, epochs)
+    labels = [str(d) for d in _get_attr(plane_geometry, "digits")]
+    fig = plt.figure(figsize=(panel_size * 3 * 1.3, panel_size * 1.15 * len(chosen)), layout="constrained")
+    for r, e in enumerate(chosen):
+        i = avail.index(e)
+        axes = [fig.add_subplot(len(chosen), 3, 3 * r + k + 1, projection="ternary") for k in range(3)]
+        ternary_panels(plane, plane_geometry.predicted[i], plane_geometry.entropy[i], plane_geometry.log_volume[i],
+                       axes=axes, labels=labels, title=f"epoch {e}")
+    return fig
+
+
+def spectrum_plot(
+    spectra: torch.Tensor | np.ndarray,
+    epochs: Sequence[int],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    r"""Spectra of the metric at one point across training: :math:`\log_{10} s_i` (:math:`s_i = \sqrt{\lambda_i(g)}`,
+    the singular values of :math:`J`, descending) against the index :math:`i`, one curve per epoch, coloured from
+    dark (early) to light (late).
+
+    Args:
+        spectra: ``(S, m)`` singular values, one row per epoch; epochs: the ``S`` epochs (legend).
+
+    Returns:
+        The ``Axes``.
+    """
+    if isinstance(spectra, torch.Tensor):
+        spectra = spectra.detach().cpu().double().numpy()
+    if not isinstance(spectra, np.ndarray) or spectra.ndim != 2:
+        raise ValueError("spectra must be a 2-d array (S, m): one row of singular values per epoch")
+    if isinstance(epochs, (str, bytes)) or not isinstance(epochs, Sequence) or len(epochs) != spectra.shape[0]:
+        raise ValueError(f"epochs must be a sequence of {spectra.shape[0]} epochs, one per row of spectra")
+    ax = _ax(ax)
+    cmap = matplotlib.colormaps["viridis"]
+    idx = np.arange(1, spectra.shape[1] + 1)
+    for k, (row, e) in enumerate(zip(spectra, epochs)):
+        with np.errstate(divide="ignore"):
+            ax.plot(idx, np.log10(row), color=cmap(k / max(1, len(epochs) - 1)), lw=1.2, label=f"epoch {e}")
+    ax.set_xlabel("index $i$")
+    ax.set_ylabel(r"$\log_{10} s_i = \log_{10}\sqrt{\lambda_i(g)}$")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,13 +1,15 @@
 r"""Symbolic (sympy) derivations of the geometry a feature map induces on input space.
 
-The chapters display these expressions, and the tests check the numerical modules against them. Everything is
-exact: no floating point unless a function's name says ``numeric``.
+The chapters display these expressions, and the tests check the numerical modules against them. Results are
+exact sympy expressions; the exceptions are :func:`check_cauchy_binet_numeric` and :func:`shallow_lambdify`
+(numpy float64) and explicit activations evaluated at a numeric point (50 significant digits).
 
 Conventions (the same as the rest of :mod:`paperlib`):
 
 - Shallow network: :math:`\Phi_j(x) = \phi(z_j)/\sqrt{n}`, :math:`z_j = w_j\cdot x + b_j`, ``W`` of shape
-  ``(n, d)`` and ``b`` of shape ``(n,)``. Symbols: :math:`w_{j\mu}`, :math:`b_j`, :math:`x_\mu` (real), and for a
-  *generic* activation the values :math:`a_j = \phi'(z_j)`, :math:`c_j = \phi''(z_j)` as independent symbols.
+  ``(n, d)`` and ``b`` of shape ``(n,)``. Symbols: :math:`w_{j\mu}`, :math:`b_j`, :math:`x_\mu` (real). A
+  *generic* activation is :class:`PhiDerivative` (``PhiDerivative(k, z)`` is :math:`\phi^{(k)}(z)`), and its values
+  :math:`a_j = \phi'(z_j)`, :math:`c_j = \phi''(z_j)`, :math:`e_j = \phi'''(z_j)` are independent symbols.
 - Pullback metric :math:`g = J^T J`.
 - Curvature: :math:`\Gamma^\rho_{\mu\nu} = \tfrac12 g^{\rho\sigma}(\partial_\mu g_{\sigma\nu} + \partial_\nu
   g_{\sigma\mu} - \partial_\sigma g_{\mu\nu})`, :math:`R^\rho{}_{\sigma\mu\nu} = \partial_\mu\Gamma^\rho_{\nu\sigma}
@@ -28,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 import torch
+from sympy.core.function import ArgumentIndexError
 
 from . import activations
 
@@ -40,6 +43,8 @@ __all__ = [
     "pullback_metric",
     "volume_element",
     "kernel_metric",
+    "PhiDerivative",
+    "generic_to_symbols",
     "ShallowSymbols",
     "shallow_symbols",
     "shallow_map",
@@ -77,6 +82,7 @@ sigma = sp.Symbol("sigma", positive=True)
 #: Bias scale: :math:`b \sim N(0, \zeta^2)` (``.subs(zeta, 0)`` gives the bias-free network).
 zeta = sp.Symbol("zeta", positive=True)
 
+_DIGITS = 50  # significant digits of explicit-activation values at a numeric point
 _t = sp.Symbol("t", real=True)  # dummy argument of phi
 _z = sp.Symbol("z", real=True)  # pre-activation in Gaussian integrals
 _q = sp.Symbol("q", positive=True)  # its variance
@@ -309,32 +315,60 @@ def shallow_symbols(d: int, n: int) -> ShallowSymbols:
     return ShallowSymbols(W, col("b", n), col("x", d), col("a", n), col("c", n), col("e", n))
 
 
-def _phi(activation: str | None) -> Callable[[sp.Expr], sp.Expr]:
-    if activation is None:
-        return sp.Function("phi")
-    return activations.sympy_function(activation)
+class PhiDerivative(sp.Function):
+    r""":math:`\phi^{(k)}(z)` of a generic (undefined) activation :math:`\phi`: ``PhiDerivative(k, z)``, k >= 0.
+
+    Its derivative in ``z`` is ``PhiDerivative(k + 1, z)``, so sympy's chain rule differentiates
+    :math:`\phi(w\cdot x + b)` in :math:`x`; LaTeX prints it as :math:`\phi, \phi', \phi'', \phi'''`.
+    """
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 2) -> sp.Expr:
+        if argindex != 2:
+            raise ArgumentIndexError(self, argindex)
+        k, z = self.args
+        return PhiDerivative(k + 1, z)
+
+    def _latex(self, printer: object, exp: str | None = None) -> str:
+        k, z = self.args
+        primes = {0: "", 1: "'", 2: "''", 3: "'''"}.get(int(k), f"^{{({k})}}")
+        tex = rf"\phi{primes}\left({printer._print(z)}\right)"  # type: ignore[attr-defined]
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
 
 def _phi_derivative(activation: str | None, order: int, z: sp.Expr) -> sp.Expr:
-    r""":math:`\phi^{(order)}(z)`: explicit for a named activation, ``Subs(Derivative(phi(t), t..), t, z)`` else."""
-    expr = sp.diff(_phi(activation)(_t), _t, order)
-    if activation is not None:
-        expr = sp.simplify(expr)
-    return expr.subs(_t, z)
+    r""":math:`\phi^{(order)}(z)`: explicit for a named activation, ``PhiDerivative(order, z)`` for ``None``."""
+    if activation is None:
+        return PhiDerivative(order, z)
+    return sp.diff(activations.sympy_function(activation)(_t), _t, order).subs(_t, z)
+
+
+def generic_to_symbols(expr: sp.Expr | sp.Matrix, d: int, n: int) -> sp.Expr | sp.Matrix:
+    r"""Replace :math:`\phi'(z_j), \phi''(z_j), \phi'''(z_j)` (``PhiDerivative(k, z_j)``, k = 1, 2, 3) in ``expr``
+    by the symbols :math:`a_j, c_j, e_j` of ``shallow_symbols(d, n)``; returns the same kind of object."""
+    if not isinstance(expr, (sp.Expr, sp.MatrixBase)):
+        raise TypeError(f"expr must be a sympy expression or Matrix; got {type(expr).__name__}")
+    return expr.xreplace(_generic_table(d, n))
+
+
+@functools.lru_cache(maxsize=32)
+def _generic_table(d: int, n: int) -> dict:
+    S = shallow_symbols(d, n)
+    return {PhiDerivative(k, S.z[j]): col[j] for k, col in ((1, S.a), (2, S.c), (3, S.e)) for j in range(n)}
 
 
 def shallow_map(d: int, n: int, activation: str | None = None) -> sp.Matrix:
     r"""The shallow feature map :math:`\Phi_j(x) = \phi(w_j\cdot x + b_j)/\sqrt n`, a Matrix of shape (n, 1).
 
-    ``activation=None`` uses an undefined sympy function :math:`\phi`; otherwise a name from
+    ``activation=None`` uses a generic :math:`\phi` (:class:`PhiDerivative` of order 0); otherwise a name from
     :data:`paperlib.activations.NAMES` (``"erf"`` is :math:`\operatorname{erf}(z)`).
     """
     _check_int(d, "d")
     _check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
-    phi = _phi(act)
-    return sp.Matrix([phi(zj) / sp.sqrt(n) for zj in S.z])
+    return sp.Matrix([_phi_derivative(act, 0, zj) / sp.sqrt(n) for zj in S.z])
 
 
 def _derivative_values(S: ShallowSymbols, activation: str | None, order: int) -> list[sp.Expr]:
@@ -473,8 +507,9 @@ def shallow_lambdify(expr: sp.Expr | sp.Matrix, d: int, n: int) -> Callable[...,
             cols.append(val)
         out = f(*W.ravel(), *b, *np.moveaxis(x, -1, 0), *np.moveaxis(cols[0], -1, 0),
                 *np.moveaxis(cols[1], -1, 0))
-        out = np.stack(np.broadcast_arrays(*[np.asarray(o, dtype=np.float64) for o in out]), axis=-1)
-        return out.reshape(out.shape[:-1] + shape)
+        batch = np.broadcast_shapes(x.shape[:-1], cols[0].shape[:-1], cols[1].shape[:-1])
+        out = np.stack([np.broadcast_to(np.asarray(o, dtype=np.float64), batch) for o in out], axis=-1)
+        return out.reshape(batch + shape)
 
     return evaluate
 
@@ -575,6 +610,8 @@ def _curvature_from_jets(j: _Jets, tidy: Callable[[sp.Expr], sp.Expr] | None) ->
     keep = tidy or (lambda e: e)
     num = _curvature_numerators(j.g.tolist(), [m.tolist() for m in j.dg], [[m.tolist() for m in row] for row in j.ddg])
     D = num["D"]
+    if D.is_number and D == 0:
+        raise ValueError("g is degenerate (det g = 0), so its curvature is undefined")
     d = j.g.rows
     R = range(d)
     gamma = [[[keep(num["Gn"][r][m][n] / D) for n in R] for m in R] for r in R]
@@ -605,7 +642,8 @@ def _curvature(g: sp.Matrix, coords: Sequence[sp.Symbol], at: Mapping | None, si
         missing = set(coords) - set(at)
         if missing:
             raise ValueError(f"at must give a value to every coordinate; missing {sorted(map(str, missing))}")
-        j = _map_jets(j, lambda e: e.subs(at))
+        at = {sp.sympify(k): sp.sympify(v) for k, v in at.items()}
+        j = _map_jets(j, lambda e: e.xreplace(at))
     return _curvature_from_jets(j, _tidy if simplify else None)
 
 
@@ -724,8 +762,9 @@ def infinite_width_metric_erf(d: int | None = None, *, plain: bool = False) -> I
     F, G = _erf_gaussian_means(plain)
     q = sigma**2 * s + zeta**2
     Fq, Gq = F.subs(_q, q), G.subs(_q, q)
-    A = sp.simplify(sigma**2 * Fq)
-    B = sp.simplify(sigma**4 * (Gq - q * Fq) / q**2)
+    A = sp.simplify(sigma**2 * Fq)  # the w_perp block: sigma^2 F(q)
+    parallel = sigma**2 * zeta**2 * Fq / q + sigma**4 * s * Gq / q**2  # E[phi'(z)^2 w_par^2]
+    B = sp.simplify((parallel - A) / s)  # x x^T / s = xhat xhat^T
     omega_prime = sp.simplify(sp.diff(sp.log(A), s))
     metric = rotation_invariant_metric(A, B, d) if d is not None else None
     return InfiniteWidthMetric(F, G, A, omega_prime, A, B, metric)
@@ -857,7 +896,7 @@ def check_erf_ricci(d: int, *, plain: bool = False, points: int = 3, seed: int =
         vals = {xi: sp.Rational(rng.randint(-9, 9), rng.randint(1, 5)) for xi in x}
         vals[sigma] = sp.Rational(rng.randint(1, 9), rng.randint(1, 5))
         vals[zeta] = sp.Rational(rng.randint(0, 9), rng.randint(1, 5))
-        R = _curvature_from_jets(_map_jets(jets, lambda e: e.subs(vals)), None).scalar
+        R = _curvature_from_jets(_map_jets(jets, lambda e: e.xreplace(vals)), None).scalar
         want = closed.subs({s: sum(v**2 for k, v in vals.items() if k in x), sigma: vals[sigma], zeta: vals[zeta]})
         if sp.simplify(sp.radsimp(R - want)) != 0:
             return False
@@ -869,20 +908,23 @@ def check_erf_ricci(d: int, *, plain: bool = False, points: int = 3, seed: int =
 # --------------------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
 def _shallow_jets(d: int, n: int) -> tuple[_Jets, ShallowSymbols]:
-    r"""Jets of :math:`g(x) = \frac1n\sum_j\phi'(z_j)^2 w_j w_j^T` for an undefined :math:`\phi`, differentiated in
-    :math:`x` by sympy (chain rule through :math:`z_j`), then with the first three derivatives of :math:`\phi` at
-    :math:`z_j` replaced by the symbols :math:`a_j, c_j, e_j`: polynomials in :math:`w, a, c, e`."""
+    r"""Jets of :math:`g(x) = \frac1n\sum_j\phi'(z_j)^2 w_j w_j^T` with :math:`\phi'(z_j)` = ``PhiDerivative(1, z_j)``,
+    differentiated in :math:`x` by sympy (chain rule through :math:`z_j`); then :math:`\phi^{(k)}(z_j)` is replaced
+    by the symbol :math:`a_j, c_j, e_j` (k = 1, 2, 3): polynomials in :math:`w, a, c, e`."""
     S = shallow_symbols(d, n)
-    phi = sp.Function("phi")
-    ap = [_phi_derivative(None, 1, zj) for zj in S.z]
     g = sp.zeros(d, d)
     for j in range(n):
         wj = S.W[j, :].T
-        g += ap[j] ** 2 * (wj * wj.T)
+        g += PhiDerivative(1, S.z[j]) ** 2 * (wj * wj.T)
     jets = _jets(g / n, list(S.x))
-    names = [(sp.Symbol(f"phi_{j}"), S.a[j], S.c[j], S.e[j]) for j in range(n)]
-    return _map_jets(jets, lambda e: _freeze(e, phi, list(S.z), names)), S
+    jets = _map_jets(jets, lambda e: sp.expand(generic_to_symbols(e, d, n)))
+    if any(e.has(PhiDerivative) for m in (jets.g, *jets.dg, *[x for row in jets.ddg for x in row]) for e in m):
+        raise RuntimeError("internal: a derivative of phi was not replaced")
+    frozen = _Jets(sp.ImmutableMatrix(jets.g), [sp.ImmutableMatrix(m) for m in jets.dg],
+                   [[sp.ImmutableMatrix(m) for m in row] for row in jets.ddg])
+    return frozen, S
 
 
 def _shallow_ricci_fraction(d: int, n: int, at: Mapping | None = None) -> tuple[object, object, int] | None:
@@ -895,7 +937,7 @@ def _shallow_ricci_fraction(d: int, n: int, at: Mapping | None = None) -> tuple[
     if not gens:
         return None
     if at:
-        jets = _map_jets(jets, lambda e: e.subs(at))
+        jets = _map_jets(jets, lambda e: e.xreplace(at))
     num, _ = _ricci_scalar_fraction(jets, gens)
     D = num.ring.from_expr(sp.expand(jets.g.det()))
     k = 3
@@ -922,7 +964,8 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
         activation: ``None`` or a name from :data:`paperlib.activations.NAMES`.
         at: optional point, a mapping from symbols of :func:`shallow_symbols` to rational numbers (e.g. from
             :func:`random_shallow_point`); substituted before the algebra (fast). With a named activation it
-            must fix ``W``, ``b`` and ``x`` (the values of ``a, c, e`` then come from the activation).
+            must fix ``W``, ``b`` and ``x``; the derivative values then come from the activation, evaluated to 50
+            significant digits, and the result is a 50-digit Float.
         simplify: cancel exactly in a polynomial ring and return numerator / (det g)^k (without ``at``: fast for
             ``d = 2, n <= 3``). ``False`` (and no ``at``): the raw, uncancelled expression.
 
@@ -947,11 +990,17 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
             if missing:
                 raise ValueError(f"at must fix W, b and x for activation={act!r}; missing {sorted(map(str, missing))}")
             fixed = {k: v for k, v in fixed.items() if k not in {*S.a, *S.c, *S.e}}
+    if act is not None and at is not None:  # derivative values at the point, to _DIGITS significant digits
+        z = [zj.xreplace(fixed) for zj in S.z]
+        fixed.update({sym: sp.N(_phi_derivative(act, order, z[j]), _DIGITS)
+                      for order, col in ((1, S.a), (2, S.c), (3, S.e)) for j, sym in enumerate(col)})
+        jets, _ = _shallow_jets(d, n)
+        return _curvature_from_jets(_map_jets(jets, lambda e: e.xreplace(fixed)), None).scalar
     if simplify or at is not None:
         frac = _shallow_ricci_fraction(d, n, {k: v for k, v in fixed.items() if k not in {*S.b, *S.x}})
         if frac is None:  # every generator fixed: the value is a rational number
             jets, _ = _shallow_jets(d, n)
-            R = sp.nsimplify(_curvature_from_jets(_map_jets(jets, lambda e: e.subs(fixed)), None).scalar)
+            R = _curvature_from_jets(_map_jets(jets, lambda e: e.xreplace(fixed)), None).scalar
         elif not frac[0]:
             R = sp.Integer(0)
         else:
@@ -963,8 +1012,7 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
         jets, _ = _shallow_jets(d, n)
         R = _curvature_from_jets(jets, None).scalar
     if act is not None:
-        z = [zj.subs(fixed) for zj in S.z]
-        values = {sym: _phi_derivative(act, order, z[j])
+        values = {sym: _phi_derivative(act, order, S.z[j])
                   for order, col in ((1, S.a), (2, S.c), (3, S.e)) for j, sym in enumerate(col)}
         R = R.subs(values)
     return R
@@ -1011,7 +1059,8 @@ def shallow_ricci_tensor_formula(d: int, n: int, activation: str | None = None, 
               w_{j\alpha}w_{j\mu}w_{j\nu}.
 
     Generic activation: in :math:`a_j, c_j, w`; else explicit in :math:`x`. ``at`` (as in
-    :func:`shallow_ricci_scalar`) substitutes a point before the algebra. Not simplified. Scalar.
+    :func:`shallow_ricci_scalar`) substitutes a point before the algebra (a named activation's derivative values
+    are then evaluated to 50 significant digits). Not simplified. Scalar.
     """
     _check_int(d, "d")
     _check_int(n, "n")
@@ -1022,14 +1071,17 @@ def shallow_ricci_tensor_formula(d: int, n: int, activation: str | None = None, 
     if at is not None:
         if not isinstance(at, Mapping):
             raise TypeError(f"at must be a mapping Symbol -> value; got {type(at).__name__}")
-        W = W.subs(at)
-        a = [sp.sympify(v).subs(at) for v in a]
-        c = [sp.sympify(v).subs(at) for v in c]
+        at = {sp.sympify(k): sp.sympify(v) for k, v in at.items()}
+        W = W.xreplace(at)
+        a = [sp.sympify(v).xreplace(at) for v in a]
+        c = [sp.sympify(v).xreplace(at) for v in c]
+        if act is not None:  # explicit derivative values at the point: to _DIGITS significant digits
+            a, c = [sp.N(v, _DIGITS) for v in a], [sp.N(v, _DIGITS) for v in c]
     g = sp.zeros(d, d)
     for j in range(n):
         g += a[j] ** 2 * (W[j, :].T * W[j, :])
     g = g / n
-    ginv = g.inv() if all(e.is_number for e in g) else g.adjugate() / g.det()
+    ginv = g.adjugate() / g.det()
     R_ = range(d)
     T = [[[sum(a[j] * c[j] * W[j, al] * W[j, mu] * W[j, nu] for j in range(n)) / n for nu in R_]
           for mu in R_] for al in R_]
@@ -1059,9 +1111,10 @@ def prove_shallow_ricci_2d(n: int) -> bool:
 
 
 def random_shallow_point(d: int, n: int, seed: int = 0, *, derivatives: bool = True) -> dict[sp.Symbol, sp.Rational]:
-    r"""A random exact point for shallow-network expressions: rational :math:`w_{j\mu}, b_j, x_\mu` and (if
-    ``derivatives``) nonzero rational :math:`a_j, c_j, e_j` (the values of :math:`\phi', \phi'', \phi'''` of a
-    generic activation at that point are independent numbers). Returns a dict Symbol -> Rational."""
+    r"""A random exact point for shallow-network expressions: rationals :math:`w_{j\mu}, b_j, x_\mu \in [-1, 1]`
+    (so :math:`|z_j| \le d + 1` and explicit activations stay well conditioned) and, if ``derivatives``, nonzero
+    rationals :math:`a_j, c_j, e_j \in [-2, 2]` (the first three derivatives of a generic activation at one
+    point are independent numbers). Returns a dict Symbol -> Rational."""
     _check_int(d, "d")
     _check_int(n, "n")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -1069,12 +1122,12 @@ def random_shallow_point(d: int, n: int, seed: int = 0, *, derivatives: bool = T
     rng = random.Random(seed)
     S = shallow_symbols(d, n)
 
-    def r(nonzero: bool = False) -> sp.Rational:
-        num = rng.choice([k for k in range(-9, 10) if k or not nonzero])
-        return sp.Rational(num, rng.randint(1, 7))
+    def r(scale: int, nonzero: bool = False) -> sp.Rational:
+        den = rng.randint(2, 7)
+        num = rng.choice([k for k in range(-scale * den, scale * den + 1) if k or not nonzero])
+        return sp.Rational(num, den)
 
-    point = {sym: r() for sym in [*S.W, *S.b, *S.x]}
+    point = {sym: r(1) for sym in [*S.W, *S.b, *S.x]}
     if derivatives:
-        point.update({sym: r(nonzero=True) for sym in [*S.a, *S.c, *S.e]})
+        point.update({sym: r(2, nonzero=True) for sym in [*S.a, *S.c, *S.e]})
     return point
-

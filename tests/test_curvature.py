@@ -347,20 +347,23 @@ def test_module_and_float32_inputs():
     assert next(net.parameters()).dtype == torch.float32
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1))
-def test_ricci_scalar_is_a_scalar_under_linear_changes_of_coordinates(seed):
-    """R of f(A u + c) at u equals R of f at x = A u + c."""
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), angle=st.floats(0, 2 * math.pi), s1=st.floats(0.3, 3), s2=st.floats(0.3, 3))
+def test_ricci_scalar_is_a_scalar_under_linear_changes_of_coordinates(seed, angle, s1, s2):
+    """R of f(A u + c) at u equals R of f at x = A u + c (A = rotation times scaling)."""
     W, b = shallow.random_network(2, 6, seed=seed % 1000)
     f = shallow.feature_map(W, b, "tanh")
-    A = torch.randn(2, 2, generator=gen(seed), dtype=F64) + 2 * torch.eye(2, dtype=F64)
+    rot = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=F64)
+    A = rot @ torch.diag(torch.tensor([s1, s2], dtype=F64))
     c = torch.randn(2, generator=gen(seed + 1), dtype=F64)
     u = torch.randn(10, 2, generator=gen(seed + 2), dtype=F64)
     x = u @ A.T + c
-    cond = condition_number(W, b, x, "tanh")
+    composed = lambda v: f(v @ A.T + c)  # noqa: E731
+    lam_x = torch.linalg.eigvalsh(geometry.metric(f, x))
+    lam_u = torch.linalg.eigvalsh(geometry.metric(composed, u))
+    keep = (lam_x[:, 1] < 1e3 * lam_x[:, 0]) & (lam_u[:, 1] < 1e3 * lam_u[:, 0])
     want = geometry.ricci_scalar(f, x, degenerate="nan")
-    got = geometry.ricci_scalar(lambda v: f(v @ A.T + c), u, degenerate="nan")
-    keep = (cond < 1e4) & want.isfinite()
+    got = geometry.ricci_scalar(composed, u, degenerate="nan")
     if bool(keep.any()):
         assert close(got, want, 1e-9, keep) <= 1e-9
 
