@@ -52,6 +52,7 @@ __all__ = [
     "cauchy_binet_det",
     "prove_cauchy_binet",
     "check_cauchy_binet_numeric",
+    "evaluate",
     "shallow_lambdify",
     "evaluate_shallow",
     "christoffel",
@@ -448,6 +449,34 @@ def check_cauchy_binet_numeric(d: int, n: int, seed: int = 0, trials: int = 16) 
         cb = float(cb_det(W, b, x, a=a))
         worst = max(worst, abs(det - cb) / abs(cb))
     return worst
+
+
+def evaluate(expr: sp.Expr | sp.MatrixBase, coords: Sequence[sp.Symbol], points: object) -> torch.Tensor:
+    r"""Evaluate a symbolic expression or Matrix in the coordinates ``coords`` at a batch of points.
+
+    Args:
+        expr: a scalar sympy expression or a Matrix whose free symbols are among ``coords``.
+        coords: the ``k`` coordinate symbols, in the order of the columns of ``points``.
+        points: ``(B, k)`` tensor or array of numbers.
+
+    Returns:
+        float64 tensor of shape ``(B,)`` for a scalar, ``(B, *expr.shape)`` for a Matrix; constant entries are
+        broadcast over the batch.
+    """
+    coords = _check_coords(coords)
+    if not isinstance(expr, (sp.Expr, sp.MatrixBase)):
+        raise TypeError(f"expr must be a sympy expression or Matrix; got {type(expr).__name__}")
+    extra = expr.free_symbols - set(coords)
+    if extra:
+        raise ValueError(f"expr has symbols not in coords: {sorted(map(str, extra))}")
+    pts = np.asarray(points.detach().cpu() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != len(coords):
+        raise ValueError(f"points must have shape (B, {len(coords)}); got {pts.shape}")
+    entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+    fn = sp.lambdify(coords, entries, modules=[{"erf": _torch_erf}, "numpy"])
+    values = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in fn(*pts.T)], np.empty(len(pts)))[:-1]
+    out = torch.as_tensor(np.stack(values, axis=-1))
+    return out.reshape(len(pts), *expr.shape) if isinstance(expr, sp.MatrixBase) else out.reshape(len(pts))
 
 
 def _torch_erf(v: object) -> object:
@@ -1020,7 +1049,9 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
 
 def shallow_ricci_scalar_2d(n: int, activation: str | None = None, *, at: Mapping | None = None,
                             simplify: bool = True) -> sp.Expr:
-    """:func:`shallow_ricci_scalar` with ``d = 2``."""
+    r"""Ricci scalar (:math:`R = 2K`, K the Gaussian curvature) of the d = 2 shallow metric
+    :math:`g = \frac1n\sum_j\phi'(z_j)^2 w_j w_j^T` by the Christoffel route: :func:`shallow_ricci_scalar` with
+    ``d = 2`` (same arguments; a scalar). Zero for ``n = 2``; equal to :func:`shallow_ricci_closed_form_2d`."""
     return shallow_ricci_scalar(2, n, activation, at=at, simplify=simplify)
 
 

@@ -378,3 +378,20 @@ def test_bad_inputs():
         S.infinite_width_metric_erf(plain="yes")
     with pytest.raises(TypeError, match="seed"):
         S.random_shallow_point(2, 3, seed=1.5)
+
+
+def test_evaluate_broadcasts_constant_entries():
+
+
+    r, th = sp.symbols("r theta", positive=True)
+    g = sp.diag(1, r**2)
+    pts = torch.tensor([[1.0, 0.3], [2.0, 0.1], [3.0, 2.0]], dtype=torch.float64)
+    got = S.evaluate(g, [r, th], pts)
+    assert got.shape == (3, 2, 2)
+    assert torch.equal(got[:, 0, 0], torch.ones(3, dtype=torch.float64))
+    assert torch.equal(got[:, 1, 1], pts[:, 0] ** 2)
+    assert torch.allclose(S.evaluate(r * sp.sin(th), [r, th], pts), pts[:, 0] * torch.sin(pts[:, 1]))
+    with pytest.raises(ValueError, match="points"):
+        S.evaluate(g, [r, th], pts[:, :1])
+    with pytest.raises(ValueError, match="coords"):
+        S.evaluate(g, [th], pts[:, :1])
