@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_volume.py
+	$(BIN)/python benchmarks/bench_ricci.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1194,6 +1194,7 @@ def mnist(
     seed: int = 0,
     data_dir: str | None = None,
     base_url: str | None = None,
+    hashes: dict[str, str] | None = None,
     cache: bool = True,
     cache_dir: str | None = None,
     progress: bool | None = None,
@@ -1246,7 +1247,8 @@ def mnist(
             784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"`` or ``"full"``).
         plane, spectra: measure the plane and the spectra.
         seed: network seed (initialisation and mini-batch order).
-        data_dir, base_url: where full MNIST is stored and downloaded from (:func:`paperlib.data.fetch_mnist`).
+        data_dir, base_url, hashes: where full MNIST is stored, where it is downloaded from, and checksums
+            overriding the pinned ones (:func:`paperlib.data.fetch_mnist`).
         cache, cache_dir, progress: as in :func:`paperlib.train.train` (``cache`` also covers the geometry).
         num_threads: torch threads while training and measuring (restored afterwards); 1 is fastest on 2 cores.
 
@@ -1259,7 +1261,7 @@ def mnist(
     if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
                                     or num_threads < 1):
         raise ValueError(f"num_threads must be a positive integer or None; got {num_threads!r}")
-    data_kw = {} if s["source"] == "subset" else {"data_dir": data_dir, "base_url": base_url}
+    data_kw = {} if s["source"] == "subset" else {"data_dir": data_dir, "base_url": base_url, "hashes": hashes}
     x, y = _data.mnist("train", source=s["source"], scale=s["scale"], **data_kw)
     x_test, y_test = _data.mnist("test", source=s["source"], scale=s["scale"], **data_kw)
     live = (x != 0).any(0) if s["pixels"] == "live" else torch.ones(x.shape[1], dtype=torch.bool)

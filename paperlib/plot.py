@@ -645,6 +645,7 @@ __all__ += [
     "class_colors",
     "interpolation_plot",
     "line_figure",
+    "pairs_figure",
     "plane_panels",
     "plane_figure",
     "ternary_triangles",
@@ -656,7 +657,7 @@ __all__ += [
 #: Categorical colour map of the ten classes (matplotlib's ``tab10``: class ``c`` has colour ``tab10(c)``).
 CLASS_CMAP = ListedColormap(matplotlib.colormaps["tab10"].colors, name="classes")
 _CLASS_NORM = BoundaryNorm(np.arange(-0.5, 10.5), CLASS_CMAP.N)
-ENTROPY_LABEL = r"$\log_{10} H$ (prediction entropy, nats)"
+ENTROPY_LABEL = r"$\log_{10} H$ (entropy, nats)"
 _ENTROPY_FLOOR = 1e-16
 
 
@@ -742,6 +743,7 @@ def interpolation_plot(
         lo, hi = float(finite.min()), float(finite.max())
         pad = 0.08 * (hi - lo) if hi > lo else 0.5
         ax.set_ylim(lo - pad, hi + pad)
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel("$t$")
     ax.set_ylabel(ylabel)
     if legend:
@@ -811,6 +813,40 @@ def line_figure(
     return fig
 
 
+def pairs_figure(
+    lines: Mapping[object, object],
+    epoch: int | None = None,
+    *,
+    ncols: int = 4,
+    panel_size: tuple[float, float] = (3.5, 2.9),
+) -> Figure:
+    r"""A grid of :func:`interpolation_plot` panels (without images), one per line, at ``epoch`` (default: each
+    line's last epoch); ``lines`` maps labels to line geometries such as
+    :attr:`paperlib.experiments.MnistExperiment.lines`.
+
+    Returns:
+        The ``Figure``.
+    """
+    if not isinstance(lines, Mapping) or not lines:
+        raise ValueError("lines must be a non-empty mapping {label: line geometry}")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer; got {ncols!r}")
+    ncols = min(ncols, len(lines))
+    nrows = -(-len(lines) // ncols)
+    w, h = panel_size
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False, layout="constrained")
+    for ax, lg in zip(axes.flat, lines.values()):
+        avail = list(_get_attr(lg, "epochs"))
+        e = avail[-1] if epoch is None else _pick_epochs(avail, [epoch])[0]
+        i = avail.index(e)
+        d = _get_attr(lg, "digits")
+        interpolation_plot(_get_attr(lg, "line").t, lg.log_volume[i], lg.predicted[i], ax=ax,
+                           title=f"{d[0]} → {d[1]}, epoch {e}")
+    for ax in list(axes.flat)[len(lines):]:
+        ax.set_axis_off()
+    return fig
+
+
 def _plane_values(plane: object, values: object, name: str) -> np.ndarray:
     steps = _get_attr(plane, "steps")
     if isinstance(values, torch.Tensor):
@@ -823,6 +859,22 @@ def _plane_values(plane: object, values: object, name: str) -> np.ndarray:
     if values.shape != (steps * steps,):
         raise ValueError(f"{name} must have shape ({steps * steps},) or ({steps}, {steps}); got {values.shape}")
     return values
+
+
+def _class_edges(pred: np.ndarray, grid: Grid) -> np.ndarray:
+    """Segments ``(K, 2, 2)`` along the edges between neighbouring pixels of ``pred: (ny, nx)`` with different
+    classes, in the pixel frame of :func:`heatmap` (``imshow`` over ``grid.extent``): the decision boundaries as the
+    prediction image shows them."""
+    ny, nx = pred.shape
+    x0, x1, y0, y1 = grid.extent
+    w, h = (x1 - x0) / nx, (y1 - y0) / ny
+    i, j = np.nonzero(pred[:, 1:] != pred[:, :-1])  # vertical edges between columns j and j + 1
+    xe, yb = x0 + (j + 1) * w, y0 + i * h
+    vert = np.stack([np.stack([xe, yb], 1), np.stack([xe, yb + h], 1)], 1)
+    i, j = np.nonzero(pred[1:, :] != pred[:-1, :])  # horizontal edges between rows i and i + 1
+    ye, xb = y0 + (i + 1) * h, x0 + j * w
+    horiz = np.stack([np.stack([xb, ye], 1), np.stack([xb + w, ye], 1)], 1)
+    return np.concatenate([vert, horiz]).reshape(-1, 2, 2)
 
 
 def _log_entropy(entropy: np.ndarray) -> np.ndarray:
@@ -851,6 +903,7 @@ def plane_panels(
     title: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    boundaries: bool = True,
 ) -> list[Axes]:
     r"""Three heat maps over the plane coordinates :math:`(a, b) \in [-1, 1]^2` of a
     :class:`paperlib.slices.Plane`: the predicted class (:data:`CLASS_CMAP`), :math:`\log_{10}` of the prediction
@@ -862,6 +915,8 @@ def plane_panels(
             ``(steps, steps)`` per-point values (entropy in nats; floored at 1e-16 before the log).
         axes: three ``Axes`` to draw into (a new row if ``None``).
         vmin, vmax: colour range of the log volume element.
+        boundaries: draw the decision boundaries (where the predicted class changes) in red on the entropy and
+            volume-element panels.
 
     Returns:
         The three ``Axes``.
@@ -886,6 +941,11 @@ def plane_panels(
             title=f"{title}: entropy" if title else "entropy")
     heatmap(lv, grid, ax=axes[2], cmap="viridis", vmin=vmin, vmax=vmax, label=LOG_VOLUME_LABEL,
             title=f"{title}: volume element" if title else "volume element")
+    if boundaries:
+        segs = _class_edges(pred, grid)
+        for ax in axes[1:]:
+            if len(segs):
+                ax.add_collection(LineCollection(segs, colors=BOUNDARY_COLOR, linewidths=1.0), autolim=False)
     for ax in axes:
         ax.set_xlabel("$a$")
         ax.set_ylabel("$b$")
@@ -905,7 +965,7 @@ def plane_figure(plane_geometry: object, epochs: Sequence[int] | None = None, *,
     avail = list(_get_attr(plane_geometry, "epochs"))
     chosen = _pick_epochs(avail, epochs)
     labels = [str(d) for d in _get_attr(plane_geometry, "digits")]
-    fig, axes = plt.subplots(len(chosen), 3, figsize=(panel_size * 3 * 1.25, panel_size * len(chosen)),
+    fig, axes = plt.subplots(len(chosen), 3, figsize=(panel_size * 3 * 1.4, panel_size * len(chosen)),
                              squeeze=False, layout="constrained")
     for row, e in zip(axes, chosen):
         i = avail.index(e)
