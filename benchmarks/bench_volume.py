@@ -37,7 +37,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=250)
     parser.add_argument("--grid", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     W, b = shallow.random_network(2, args.width, seed=0)
     f = shallow.feature_map(W, b, "sigmoid")

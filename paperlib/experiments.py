@@ -1044,8 +1044,9 @@ class MnistExperiment:
                 else "full MNIST (60,000 train / 10,000 test)")
         return (f"mnist ({self.preset} preset): {list(s['widths'])} {s['activation']}, init {s['init']!r}, "
                 f"Adam lr {s['lr']:g}, weight decay {s['weight_decay']:g}, batch {s['batch_size']}, "
-                f"{s['epochs']} epochs on {data}; line {s['line_steps']} steps, plane {s['plane_steps']}x"
-                f"{s['plane_steps']}; full determinant over "
+                f"{s['epochs']} epochs on {data}; line {s['line_steps']} steps"
+                + (f", plane {s['plane_steps']}x{s['plane_steps']}" if s["plane"] else "")
+                + "; full determinant over "
                 + ("all 784 pixels" if s["pixels"] == "all" else "the pixels non-blank in some training image"))
 
     def claims(self, max_distance: float = 0.1) -> list[dict]:

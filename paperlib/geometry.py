@@ -31,6 +31,9 @@ from ._checks import check_base, check_dtype, check_input, check_positive_int, r
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 Mode = Literal["auto", "forward", "reverse"]
 
+#: numbers held by the vmapped directions of one chunk when ``chunk_size=None`` (2**24 float64 = 128 MiB)
+_AUTO_CHUNK_NUMBERS = 1 << 24
+
 __all__ = [
     "jacobian",
     "metric",
@@ -107,8 +110,9 @@ def jacobian(
     Args:
         f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape are flattened to ``n``).
         x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
-        chunk_size: differentiate at most this many points at once (bounds memory to about
-            ``chunk_size * max(n, d)`` times the map's own activations); ``None`` = all.
+        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
+            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
+            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
         mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
         dtype: computation dtype (default float64); ``None`` keeps ``x``'s dtype.
         device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
@@ -122,12 +126,16 @@ def jacobian(
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse'; got {mode!r}")
     rows = _rows(_as_function(f, x.dtype, x.device), x.shape[1:])
     flat = x.reshape(x.shape[0], -1)
+    d = flat.shape[1]
+    with torch.no_grad():
+        n = rows(flat[:1]).shape[1]
     if mode == "auto":
-        with torch.no_grad():
-            n = rows(flat[:1]).shape[1]
-        mode = "forward" if flat.shape[1] <= n else "reverse"
+        mode = "forward" if d <= n else "reverse"
+    if chunk_size is None:  # bound the vmapped directions' tangents/cotangents: chunk * k * max(n, d) numbers
+        k = d if mode == "forward" else n
+        chunk_size = max(1, _AUTO_CHUNK_NUMBERS // (k * max(n, d)))
     jac = _jacobian_forward if mode == "forward" else _jacobian_reverse
-    return torch.cat([jac(rows, chunk) for chunk in flat.split(chunk_size or flat.shape[0])])
+    return torch.cat([jac(rows, chunk) for chunk in flat.split(chunk_size)])
 
 
 def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:

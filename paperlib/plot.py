@@ -975,24 +975,22 @@ def plane_figure(plane_geometry: object, epochs: Sequence[int] | None = None, *,
 
 
 def ternary_triangles(plane: object) -> tuple[np.ndarray, np.ndarray]:
-    r"""Triangulation of the plane's grid points inside the anchors' triangle: every grid cell whose corners are
-    all ``inside`` gives two triangles.
+    r"""Triangulation of the plane's grid points inside the anchors' triangle: the Delaunay triangulation of the
+    ``inside`` points in :math:`(a, b)` coordinates (their convex hull, which fills the triangle up to the grid
+    resolution).
 
     Returns:
         ``index: (M,)`` indices of the inside points (into the plane's points) and ``triangles: (K, 3)`` vertex
         indices into ``index``.
     """
-    steps = _get_attr(plane, "steps")
-    inside = np.asarray(_get_attr(plane, "inside").cpu()).reshape(steps, steps)
-    index = np.flatnonzero(inside.reshape(-1))
-    pos = -np.ones(steps * steps, dtype=int)
-    pos[index] = np.arange(index.size)
-    ii, jj = np.meshgrid(np.arange(steps - 1), np.arange(steps - 1), indexing="ij")
-    p00 = (ii * steps + jj).reshape(-1)
-    p01, p10, p11 = p00 + 1, p00 + steps, p00 + steps + 1
-    tris = np.concatenate([np.stack([p00, p01, p11], 1), np.stack([p00, p11, p10], 1)])
-    keep = (pos[tris] >= 0).all(1)
-    return index, pos[tris[keep]]
+    from matplotlib.tri import Triangulation
+
+    inside = np.asarray(_get_attr(plane, "inside").cpu()).reshape(-1)
+    index = np.flatnonzero(inside)
+    if index.size < 3:
+        return index, np.zeros((0, 3), dtype=int)
+    ab = np.asarray(_get_attr(plane, "coords").cpu(), dtype=np.float64)[index]
+    return index, np.asarray(Triangulation(ab[:, 0], ab[:, 1]).triangles, dtype=int)
 
 
 def _mode_rows(values: np.ndarray) -> np.ndarray:
