@@ -13,7 +13,7 @@ RTOL = 1e-12  # float64 agreement between autodiff and closed forms
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+    return float(((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).detach())
 
 
 def polar(x: torch.Tensor) -> torch.Tensor:
