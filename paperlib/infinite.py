@@ -399,6 +399,22 @@ def _prepare(x, activation, sigma, zeta, method, nodes, dtype, device):
 # ----------------------------------------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------------------------------------
+def _nonnegative_tensor(value: object, name: str, dtype: torch.dtype | None, device) -> torch.Tensor:
+    """``value`` (a tensor of any shape, or a number) as a finite, non-negative floating tensor."""
+    dev = resolve_device(device)
+    dtype = check_dtype(dtype)
+    if not isinstance(value, torch.Tensor):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a tensor or a real number; got {type(value).__name__}")
+        value = torch.tensor(float(value), dtype=dtype or torch.float64)
+    if not value.dtype.is_floating_point:
+        raise TypeError(f"{name} must have a floating dtype; got {value.dtype}")
+    value = value.to(dtype=dtype or value.dtype, device=dev or value.device)
+    if not bool(torch.isfinite(value).all()) or bool((value < 0).any()):
+        raise ValueError(f"{name} must be finite and >= 0")
+    return value
+
+
 def gaussian_moments(
     activation: str,
     q: torch.Tensor | float,
@@ -424,17 +440,7 @@ def gaussian_moments(
         ``(F, F', F'')``, each shaped like ``q``.
     """
     method = _check_method(activation, method, nodes)
-    dev = resolve_device(device)
-    dtype = check_dtype(dtype)
-    if not isinstance(q, torch.Tensor):
-        if isinstance(q, bool) or not isinstance(q, numbers.Real):
-            raise TypeError(f"q must be a tensor or a real number; got {type(q).__name__}")
-        q = torch.tensor(float(q), dtype=dtype or torch.float64)
-    if not q.dtype.is_floating_point:
-        raise TypeError(f"q must have a floating dtype; got {q.dtype}")
-    q = q.to(dtype=dtype or q.dtype, device=dev or q.device)
-    if not bool(torch.isfinite(q).all()) or bool((q < 0).any()):
-        raise ValueError("q must be finite and >= 0")
+    q = _nonnegative_tensor(q, "q", dtype, device)
     T = _terms(activation, method, q, 1.0, 0.0, nodes)
     return T.F, T.F * T.dlog, T.F * (T.d2log + T.dlog * T.dlog)
 
@@ -462,17 +468,7 @@ def omega(
     method = _check_method(activation, method, nodes)
     sigma = _check_scale(sigma, "sigma", allow_zero=False)
     zeta = _check_scale(zeta, "zeta", allow_zero=True)
-    dev = resolve_device(device)
-    dtype = check_dtype(dtype)
-    if not isinstance(s, torch.Tensor):
-        if isinstance(s, bool) or not isinstance(s, numbers.Real):
-            raise TypeError(f"s must be a tensor or a real number; got {type(s).__name__}")
-        s = torch.tensor(float(s), dtype=dtype or torch.float64)
-    if not s.dtype.is_floating_point:
-        raise TypeError(f"s must have a floating dtype; got {s.dtype}")
-    s = s.to(dtype=dtype or s.dtype, device=dev or s.device)
-    if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-        raise ValueError("s must be finite and >= 0")
+    s = _nonnegative_tensor(s, "s", dtype, device)
     T = _terms(activation, method, s, sigma, zeta, nodes)
     return math.log(sigma * sigma) + torch.log(T.F), sigma**2 * T.dlog, sigma**4 * T.d2log
 
