@@ -57,6 +57,23 @@ def check_input(
     return x.to(dtype=dtype or x.dtype, device=dev or x.device)
 
 
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum``; ``TypeError`` for a non-integer (or bool), ``ValueError`` for
+    a smaller one, each naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+def check_float_dtype(dtype: object) -> torch.dtype:
+    """A floating torch dtype (``None`` not allowed), else ``TypeError`` naming ``dtype``."""
+    if dtype is None:
+        raise TypeError("dtype must be a floating torch dtype (e.g. torch.float64); got None")
+    return check_dtype(dtype)  # type: ignore[arg-type]
+
+
 def check_positive_int(value: object, name: str, *, allow_none: bool = True) -> int | None:
     if value is None and allow_none:
         return None

@@ -5,7 +5,7 @@ Names (``paperlib.activations.NAMES``): ``"linear"``, ``"relu"``, ``"sigmoid"``,
 :math:`z\,\Phi(z)`), ``"softplus"`` (:math:`\log(1 + e^z)`).
 
 The closed-form geometry of shallow networks needs :math:`\phi'` (metric) and :math:`\phi''` (curvature); the
-Gaussian averages of :mod:`paperlib.infinite` also use :math:`\phi'''`. ReLU's derivative at 0 is taken as 0
+Gaussian averages of :mod:`paperlib.infinite` use derivatives up to :math:`\phi^{(5)}`. ReLU's derivative at 0 is taken as 0
 and its higher derivatives as 0 (they vanish almost everywhere).
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 import torch
 
@@ -42,58 +43,96 @@ def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
 
 
-def _sigmoid_derivatives(sig: torch.Tensor, order: int) -> list[torch.Tensor]:
-    """The first ``order`` derivatives of the logistic function from its value ``sig`` (only those asked for:
-    each costs a pass over the pre-activations)."""
-    out: list[torch.Tensor] = []
-    if order >= 1:
-        d1 = sig * (1 - sig)
-        out.append(d1)
-        if order >= 2:
-            out.append(d1 * (1 - 2 * sig))
-        if order >= 3:
-            out.append(d1 * (1 - 6 * sig + 6 * sig * sig))
-    return out
+def _poly_tables() -> dict[str, list[np.ndarray]]:
+    """Coefficients (ascending) of the polynomials in the closed forms of :func:`derivatives`, orders 1..5."""
+    P = np.polynomial.polynomial
+    tanh_q = [np.array([1.0])]  # Q_1 = 1, Q_{k+1} = -2T Q_k + (1 - T^2) Q_k'
+    erf_q = [np.array([1.0])]  # E_1 = 1, E_{k+1} = E_k' - 2z E_k
+    gelu_q = [np.array([2.0, 0.0, -1.0])]  # G_2 = 2 - z^2, G_{k+1} = G_k' - z G_k
+    for _ in range(MAX_ORDER - 1):
+        q = tanh_q[-1]
+        tanh_q.append(P.polyadd(P.polymul([0.0, -2.0], q), P.polymul([1.0, 0.0, -1.0], P.polyder(q))))
+        erf_q.append(P.polysub(P.polyder(erf_q[-1]), P.polymul([0.0, 2.0], erf_q[-1])))
+    for _ in range(MAX_ORDER - 2):
+        gelu_q.append(P.polysub(P.polyder(gelu_q[-1]), P.polymul([0.0, 1.0], gelu_q[-1])))
+    return {"tanh": tanh_q, "erf": erf_q, "gelu": gelu_q}
+
+
+#: highest derivative order :func:`derivatives` provides
+MAX_ORDER = 5
+_POLY = _poly_tables()
+
+
+def _times_poly(base: torch.Tensor, coeffs: np.ndarray, t: torch.Tensor) -> torch.Tensor:
+    """``base * P(t)`` by Horner's rule (no extra pass for a constant ``P = 1``)."""
+    if len(coeffs) == 1:
+        return base if coeffs[0] == 1.0 else base * float(coeffs[0])
+    poly = torch.full_like(t, float(coeffs[-1]))
+    for c in coeffs[-2::-1]:
+        poly = poly * t + float(c)
+    return base * poly
+
+
+def _tanh_derivatives(y: torch.Tensor, order: int, scale: float = 1.0) -> list[torch.Tensor]:
+    r""":math:`\mathrm{scale}^{k+1}\tanh^{(k)}(y)`, ``k = 1..order``, as :math:`\mathrm{sech}^2 y\; Q_k(\tanh y)` with
+    :math:`\mathrm{sech}^2 y = 4\sigma(2y)\sigma(-2y)` (no overflow, no cancellation for large :math:`|y|`)."""
+    if order < 1:
+        return []
+    sech2 = torch.sigmoid(2 * y) * torch.sigmoid(-2 * y) * (4.0 * scale * scale)
+    t = torch.tanh(y) if order >= 2 else y
+    return [_times_poly(sech2 * scale ** (k - 1) if k > 1 else sech2, _POLY["tanh"][k - 1], t)
+            for k in range(1, order + 1)]
 
 
 def derivatives(activation: str, z: torch.Tensor, order: int = 3) -> tuple[torch.Tensor, ...]:
-    r"""Return :math:`(\phi(z), \phi'(z), \dots, \phi^{(order)}(z))` elementwise.
+    r"""Return :math:`(\phi(z), \phi'(z), \dots, \phi^{(order)}(z))` elementwise, in closed form.
+
+    Stable for large :math:`|z|` (no derivative rounds to 0 before its true value underflows) and
+    differentiable by autograd:
+
+    - :math:`\tanh^{(k)}(y) = \mathrm{sech}^2 y\; Q_k(\tanh y)`, :math:`Q_1 = 1`,
+      :math:`Q_{k+1} = -2T Q_k + (1 - T^2) Q_k'`;
+    - :math:`\sigma^{(k)}(z) = 2^{-k-1}\tanh^{(k)}(z/2)` (so :math:`\sigma' = \sigma(z)\sigma(-z)`);
+      :math:`\mathrm{softplus}^{(k)} = \sigma^{(k-1)}`;
+    - :math:`\mathrm{erf}^{(k)}(z) = \tfrac{2}{\sqrt\pi} e^{-z^2} E_k(z)`, :math:`E_1 = 1`,
+      :math:`E_{k+1} = E_k' - 2zE_k`;
+    - :math:`\mathrm{gelu}' = \Phi + z\varphi`, :math:`\mathrm{gelu}^{(k)} = \varphi\, G_k` (:math:`k \ge 2`),
+      :math:`G_2 = 2 - z^2`, :math:`G_{k+1} = G_k' - zG_k`;
+    - ReLU: :math:`\phi' = [z > 0]` (0 at 0), higher derivatives 0; linear: 1, then 0.
+
+    Only the derivatives asked for are computed.
 
     Args:
         activation: one of :data:`NAMES`.
         z: pre-activations, any shape.
-        order: highest derivative, 0..3.
+        order: highest derivative, ``0..MAX_ORDER`` (5).
 
     Returns:
         A tuple of ``order + 1`` tensors shaped like ``z``.
     """
     check_name(activation)
-    if order not in (0, 1, 2, 3):
-        raise ValueError(f"order must be 0, 1, 2 or 3; got {order!r}")
-    zero = torch.zeros_like
+    if isinstance(order, bool) or order not in range(MAX_ORDER + 1):
+        raise ValueError(f"order must be an integer in 0..{MAX_ORDER}; got {order!r}")
+    zeros = [torch.zeros_like(z) for _ in range(max(order - 1, 0))]
     if activation == "linear":
-        out = [z, torch.ones_like(z), zero(z), zero(z)]
+        out = [z, torch.ones_like(z), *zeros]
     elif activation == "relu":
         h = (z > 0).to(z.dtype)
-        out = [z * h, h, zero(z), zero(z)]
+        out = [z * h, h, *zeros]
     elif activation == "sigmoid":
-        sig = torch.sigmoid(z)
-        out = [sig, *_sigmoid_derivatives(sig, order)]
+        out = [torch.sigmoid(z), *_tanh_derivatives(0.5 * z, order, 0.5)]
     elif activation == "softplus":
         out = [torch.nn.functional.softplus(z)]
         if order >= 1:
-            sig = torch.sigmoid(z)
-            out += [sig, *_sigmoid_derivatives(sig, order - 1)]
+            out += [torch.sigmoid(z), *_tanh_derivatives(0.5 * z, order - 1, 0.5)]
     elif activation == "tanh":
-        t = torch.tanh(z)
-        d1 = 1 - t * t
-        out = [t, d1, -2 * t * d1, d1 * (6 * t * t - 2)]
+        out = [torch.tanh(z), *_tanh_derivatives(z, order)]
     elif activation == "erf":
         e = (2.0 / _SQRT_PI) * torch.exp(-z * z)
-        out = [torch.special.erf(z), e, -2 * z * e, (4 * z * z - 2) * e]
+        out = [torch.special.erf(z), *(_times_poly(e, _POLY["erf"][k - 1], z) for k in range(1, order + 1))]
     elif activation == "gelu":
         p, c = _normal_pdf(z), _normal_cdf(z)
-        out = [z * c, c + z * p, p * (2 - z * z), z * p * (z * z - 4)]
+        out = [z * c, c + z * p, *(_times_poly(p, _POLY["gelu"][k - 2], z) for k in range(2, order + 1))]
     return tuple(out[: order + 1])
 
 

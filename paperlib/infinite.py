@@ -57,7 +57,7 @@ integration-by-parts forms, each well conditioned where it is used, give the der
 - :math:`q \le 1`: derivative form, :math:`F' = \tfrac12 E[h'']`, :math:`F'' = \tfrac14 E[h'''']` with
   :math:`h = \phi'^2`, :math:`h'' = 2(\phi''^2 + \phi'\phi''')`,
   :math:`h'''' = 2(3\phi'''^2 + 4\phi''\phi'''' + \phi'\phi^{(5)})` (derivatives of :math:`\phi` up to order 5
-  in closed form);
+  in closed form, :func:`paperlib.activations.derivatives`);
 - :math:`q > 1`: Hermite form, :math:`2qF' = E[h\,\mathrm{He}_2(u)]`, :math:`4q^2F'' = E[h\,\mathrm{He}_4(u)]`,
   evaluated through the moments :math:`E[h z^{2m}]` so that :math:`1 + 2s\Omega'` and
   :math:`\Omega' + s\Omega''` (for erf, :math:`(1+4\zeta^2)/Q` and :math:`-2\sigma^2(1+4\zeta^2)/Q^2`: far
@@ -95,7 +95,6 @@ import math
 import numbers
 from typing import Callable, NamedTuple
 
-import numpy as np
 import torch
 
 from . import activations as _act
@@ -104,7 +103,6 @@ from ._checks import check_base, check_dtype, check_input, resolve_device
 __all__ = [
     "SMOOTH",
     "DEFAULT_NODES",
-    "derivatives",
     "gaussian_moments",
     "omega",
     "metric_field",
@@ -125,93 +123,7 @@ _U_MAX = 9.0  # Gaussian tail beyond |u| = 9 is 2e-18
 _TAIL = {"sigmoid": 24.0, "tanh": 12.0, "softplus": 40.0, "gelu": 10.0, "erf": 6.5}
 _STEP = {"sigmoid": 0.0, "tanh": 0.0, "erf": 0.0, "softplus": 0.5, "gelu": 0.5}
 _CHUNK = 1 << 22  # points x nodes per chunk
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Derivatives of the activations up to order 5 (closed forms: polynomial times a stable base function).
-# ----------------------------------------------------------------------------------------------------------
-def _poly_tables() -> dict[str, list[np.ndarray]]:
-    P = np.polynomial.polynomial
-    # tanh^{(k)}(y) = sech^2(y) Qk(tanh y):  Q1 = 1,  Q_{k+1} = -2T Qk + (1 - T^2) Qk'
-    tanh_q = [np.array([1.0])]
-    for _ in range(4):
-        q = tanh_q[-1]
-        tanh_q.append(P.polyadd(P.polymul([0.0, -2.0], q), P.polymul([1.0, 0.0, -1.0], P.polyder(q))))
-    # erf^{(k)}(z) = (2/sqrt(pi)) e^{-z^2} Ek(z):  E1 = 1,  E_{k+1} = Ek' - 2z Ek
-    erf_q = [np.array([1.0])]
-    for _ in range(4):
-        q = erf_q[-1]
-        erf_q.append(P.polysub(P.polyder(q), P.polymul([0.0, 2.0], q)))
-    # gelu^{(k)}(z) = varphi(z) Gk(z) for k >= 2:  G2 = 2 - z^2,  G_{k+1} = Gk' - z Gk
-    gelu_q = [np.array([2.0, 0.0, -1.0])]
-    for _ in range(3):
-        q = gelu_q[-1]
-        gelu_q.append(P.polysub(P.polyder(q), P.polymul([0.0, 1.0], q)))
-    return {"tanh": tanh_q, "erf": erf_q, "gelu": gelu_q}
-
-
-_POLY = _poly_tables()
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def _horner(coeffs: np.ndarray, t: torch.Tensor) -> torch.Tensor:
-    out = torch.full_like(t, float(coeffs[-1]))
-    for c in coeffs[-2::-1]:
-        out = out * t + float(c)
-    return out
-
-
-def _sech2_tanh(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sech^2 y, tanh y), without overflow or cancellation for large |y|."""
-    return 4.0 * torch.sigmoid(2.0 * y) * torch.sigmoid(-2.0 * y), torch.tanh(y)
-
-
-def derivatives(activation: str, z: torch.Tensor, order: int = 5) -> tuple[torch.Tensor, ...]:
-    r"""Derivatives :math:`(\phi'(z), \phi''(z), \dots, \phi^{(order)}(z))` of a smooth activation, elementwise.
-
-    Closed forms (stable for large :math:`|z|`, differentiable by autograd):
-    :math:`\tanh^{(k)}(y) = \mathrm{sech}^2 y\, Q_k(\tanh y)` with :math:`Q_1 = 1`,
-    :math:`Q_{k+1} = -2T Q_k + (1 - T^2) Q_k'`; :math:`\mathrm{sigmoid}^{(k)}(z) = 2^{-k-1}\tanh^{(k)}(z/2)`;
-    :math:`\mathrm{softplus}^{(k)} = \mathrm{sigmoid}^{(k-1)}`;
-    :math:`\mathrm{erf}^{(k)}(z) = \frac{2}{\sqrt\pi} e^{-z^2} E_k(z)` with :math:`E_{k+1} = E_k' - 2zE_k`;
-    :math:`\mathrm{gelu}' = \Phi + z\varphi`, :math:`\mathrm{gelu}^{(k)} = \varphi\, G_k` (:math:`k \ge 2`) with
-    :math:`G_2 = 2 - z^2`, :math:`G_{k+1} = G_k' - zG_k`.
-
-    Args:
-        activation: one of :data:`SMOOTH` or ``"linear"``/``"relu"`` (derivatives of order >= 2 are 0).
-        z: any shape.
-        order: highest derivative, 1..5.
-
-    Returns:
-        ``order`` tensors shaped like ``z``: :math:`\phi', \dots, \phi^{(order)}`.
-    """
-    _act.check_name(activation)
-    if isinstance(order, bool) or order not in (1, 2, 3, 4, 5):
-        raise ValueError(f"order must be an integer in 1..5; got {order!r}")
-    if activation in _act.PIECEWISE_LINEAR:
-        first = _act.derivatives(activation, z, order=1)[1]
-        return (first,) + tuple(torch.zeros_like(z) for _ in range(order - 1))
-    if activation == "tanh":
-        sech2, t = _sech2_tanh(z)
-        return tuple(sech2 * _horner(_POLY["tanh"][k - 1], t) for k in range(1, order + 1))
-    if activation in ("sigmoid", "softplus"):
-        sech2, t = _sech2_tanh(0.5 * z)
-        shift = 0 if activation == "sigmoid" else 1
-        out = []
-        for k in range(1, order + 1):
-            j = k - shift  # derivative order of the sigmoid
-            if j == 0:
-                out.append(torch.sigmoid(z))
-            else:
-                out.append(sech2 * _horner(_POLY["tanh"][j - 1], t) * 2.0 ** (-j - 1))
-        return tuple(out)
-    if activation == "erf":
-        base = (2.0 / math.sqrt(math.pi)) * torch.exp(-z * z)
-        return tuple(base * _horner(_POLY["erf"][k - 1], z) for k in range(1, order + 1))
-    # gelu
-    pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
-    cdf = 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
-    return (cdf + z * pdf,) + tuple(pdf * _horner(_POLY["gelu"][k - 2], z) for k in range(2, order + 1))
 
 
 def _step_remainder(activation: str, z: torch.Tensor) -> torch.Tensor:
@@ -224,7 +136,7 @@ def _step_remainder(activation: str, z: torch.Tensor) -> torch.Tensor:
         pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
         cdf = 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
         return -cdf * (0.5 * torch.special.erfc(z / math.sqrt(2.0))) + z * pdf * (2.0 * cdf + z * pdf)
-    return derivatives(activation, z, order=1)[0].square()
+    return _act.derivatives(activation, z, order=1)[1].square()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -255,7 +167,7 @@ class _Terms(NamedTuple):
 def _route_small(activation: str, s: torch.Tensor, q: torch.Tensor, sigma2: float, nodes: int) -> _Terms:
     """Derivative form, well conditioned for q <= 1: F = E[h], F' = E[h'']/2, F'' = E[h'''']/4."""
     _, w, z = _grid(q, _TAIL[activation], nodes)
-    p1, p2, p3, p4, p5 = derivatives(activation, z, order=5)
+    _, p1, p2, p3, p4, p5 = _act.derivatives(activation, z, order=5)
     E0 = (w * p1 * p1).sum(-1)
     E2 = (w * 2.0 * (p2 * p2 + p1 * p3)).sum(-1)
     E4 = (w * 2.0 * (3.0 * p3 * p3 + 4.0 * p2 * p4 + p1 * p5)).sum(-1)

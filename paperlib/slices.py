@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_dtype
+from ._checks import check_float_dtype, check_int
 from .data import Grid
 
 __all__ = ["Line", "Plane", "line", "plane", "ANCHOR_COORDS", "barycentric"]
@@ -74,18 +74,6 @@ def _anchor(x: object, name: str, dtype: torch.dtype) -> torch.Tensor:
 def _same_shape(ref: torch.Tensor, other: torch.Tensor, name: str) -> None:
     if other.shape != ref.shape:
         raise ValueError(f"{name} must have the same shape as x1 {tuple(ref.shape)}; got {tuple(other.shape)}")
-
-
-def _steps(steps: object, minimum: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < minimum:
-        raise ValueError(f"steps must be an integer >= {minimum}; got {steps!r}")
-    return steps
-
-
-def _dtype(dtype: object) -> torch.dtype:
-    if dtype is None:
-        raise TypeError("dtype must be a floating torch dtype (e.g. torch.float64); got None")
-    return check_dtype(dtype)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -196,11 +184,11 @@ def line(x1: torch.Tensor, x2: torch.Tensor, steps: int = 64, *, dtype: torch.dt
     Returns:
         :class:`Line` with ``points: (steps, *shape)``, ``t: (steps,)``.
     """
-    dtype = _dtype(dtype)
+    dtype = check_float_dtype(dtype)
     x1 = _anchor(x1, "x1", dtype)
     x2 = _anchor(x2, "x2", dtype)
     _same_shape(x1, x2, "x2")
-    steps = _steps(steps, 1)
+    steps = check_int(steps, "steps", 1)
     t = torch.arange(steps, dtype=torch.float64) / steps
     tt = t.to(dtype).reshape(steps, *([1] * x1.ndim))
     points = x1 + (x2 - x1) * tt
@@ -226,13 +214,13 @@ def plane(
     Returns:
         :class:`Plane` with ``points: (steps * steps, *shape)`` (row-major, ``b`` along rows).
     """
-    dtype = _dtype(dtype)
+    dtype = check_float_dtype(dtype)
     x1 = _anchor(x1, "x1", dtype)
     x2 = _anchor(x2, "x2", dtype)
     x3 = _anchor(x3, "x3", dtype)
     _same_shape(x1, x2, "x2")
     _same_shape(x1, x3, "x3")
-    steps = _steps(steps, 2)
+    steps = check_int(steps, "steps", 2)
     axis = torch.linspace(-1.0, 1.0, steps, dtype=torch.float64)
     bb, aa = torch.meshgrid(axis, axis, indexing="ij")
     coords = torch.stack([aa.reshape(-1), bb.reshape(-1)], -1)

@@ -33,6 +33,7 @@ import torch
 from sympy.core.function import ArgumentIndexError
 
 from . import activations
+from ._checks import check_int
 
 __all__ = [
     "s",
@@ -92,14 +93,6 @@ _q = sp.Symbol("q", positive=True)  # its variance
 # --------------------------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return value
 
 
 def _check_activation(activation: object) -> str | None:
@@ -164,7 +157,7 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
 
 def coordinates(d: int, name: str = "x") -> list[sp.Symbol]:
     r"""Real coordinate symbols :math:`x_1, \dots, x_d` (``name_1 .. name_d``); a list of length ``d``."""
-    _check_int(d, "d")
+    check_int(d, "d")
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string; got {name!r}")
     return [sp.Symbol(f"{name}_{mu}", real=True) for mu in range(1, d + 1)]
@@ -305,8 +298,8 @@ class ShallowSymbols(NamedTuple):
 def shallow_symbols(d: int, n: int) -> ShallowSymbols:
     r"""The symbols :math:`w_{j\mu}, b_j, x_\mu, a_j, c_j, e_j` of a width-``n`` network on :math:`\mathbb R^d`
     (indices from 1; see :class:`ShallowSymbols`)."""
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     sep = "," if max(n, d) >= 10 else ""
     W = sp.Matrix(n, d, lambda j, m: sp.Symbol(f"w_{{{j + 1}{sep}{m + 1}}}", real=True))
 
@@ -365,8 +358,8 @@ def shallow_map(d: int, n: int, activation: str | None = None) -> sp.Matrix:
     ``activation=None`` uses a generic :math:`\phi` (:class:`PhiDerivative` of order 0); otherwise a name from
     :data:`paperlib.activations.NAMES` (``"erf"`` is :math:`\operatorname{erf}(z)`).
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     return sp.Matrix([_phi_derivative(act, 0, zj) / sp.sqrt(n) for zj in S.z])
@@ -384,8 +377,8 @@ def shallow_metric(d: int, n: int, activation: str | None = None) -> sp.Matrix:
     With ``activation=None`` the values :math:`\phi'(z_j)` are the independent symbols :math:`a_j` (any
     activation); with a name they are explicit functions of :math:`x`. Returns a (d, d) Matrix.
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a = _derivative_values(S, act, 1)
@@ -403,8 +396,8 @@ def cauchy_binet_det(d: int, n: int, activation: str | None = None) -> sp.Expr:
 
     Zero when ``n < d`` (rank deficiency). ``activation`` as in :func:`shallow_metric`. Returns a scalar.
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a = _derivative_values(S, act, 1)
@@ -420,8 +413,8 @@ def prove_cauchy_binet(d: int, n: int) -> bool:
 
     Polynomial identity in :math:`w_{j\mu}, a_j`; fast for ``d = 2`` (any small ``n``) and ``d = 3, n <= 4``.
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     if d > 4 or n > 8:
         raise ValueError(f"prove_cauchy_binet is for small problems (d <= 4, n <= 8); got d={d}, n={n}")
     g = shallow_metric(d, n)
@@ -432,9 +425,9 @@ def check_cauchy_binet_numeric(d: int, n: int, seed: int = 0, trials: int = 16) 
     r"""Largest relative difference :math:`|\det g - \mathrm{CB}|/|\mathrm{CB}|` over ``trials`` random draws of
     :math:`W, a` (standard normal, float64), with ``g`` and CB from :func:`shallow_metric` and
     :func:`cauchy_binet_det` (generic activation) evaluated by :func:`shallow_lambdify`."""
-    _check_int(d, "d")
-    _check_int(n, "n")
-    _check_int(trials, "trials")
+    check_int(d, "d")
+    check_int(n, "n")
+    check_int(trials, "trials")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int; got {type(seed).__name__}")
     if n < d:
@@ -498,8 +491,8 @@ def shallow_lambdify(expr: sp.Expr | sp.Matrix, d: int, n: int) -> Callable[...,
     ``a``/``c`` (the values :math:`\phi'(z_j)`, :math:`\phi''(z_j)` of a generic activation) (n,) or (B, n);
     output float64 of shape ``(B?, *expr.shape)`` (scalar expressions: ``(B?,)``).
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     if not isinstance(expr, (sp.Expr, sp.MatrixBase)):
         raise TypeError(f"expr must be a sympy expression or Matrix; got {type(expr).__name__}")
     S = shallow_symbols(d, n)
@@ -785,7 +778,7 @@ def infinite_width_metric_erf(d: int | None = None, *, plain: bool = False) -> I
         :class:`InfiniteWidthMetric`; ``metric`` is the (d, d) Matrix when ``d`` is given.
     """
     if d is not None:
-        _check_int(d, "d")
+        check_int(d, "d")
     if not isinstance(plain, bool):
         raise TypeError(f"plain must be a bool; got {type(plain).__name__}")
     F, G = _erf_gaussian_means(plain)
@@ -806,7 +799,7 @@ def rotation_invariant_metric(A: sp.Expr, B: sp.Expr, d: int, *, s_symbol: sp.Sy
     ``A``, ``B`` are expressions in ``s_symbol`` (default :data:`s`), which is replaced by
     :math:`x_1^2+\dots+x_d^2`. Returns a (d, d) Matrix.
     """
-    _check_int(d, "d")
+    check_int(d, "d")
     A = _check_expr(A, "A")
     B = _check_expr(B, "B")
     if not isinstance(s_symbol, sp.Symbol):
@@ -819,7 +812,7 @@ def rotation_invariant_metric(A: sp.Expr, B: sp.Expr, d: int, *, s_symbol: sp.Sy
 def rotation_invariant_volume(Omega: sp.Expr, d: int, *, s_symbol: sp.Symbol = s) -> sp.Expr:
     r"""Volume element of :math:`g = e^{\Omega}(\delta + 2\Omega' x x^T)`:
     :math:`\sqrt{\det g} = e^{d\Omega/2}\sqrt{1 + 2 s\Omega'}` (matrix determinant lemma), in ``s_symbol``."""
-    _check_int(d, "d")
+    check_int(d, "d")
     Omega = _check_expr(Omega, "Omega")
     Op = sp.diff(Omega, s_symbol)
     return sp.exp(d * Omega / 2) * sp.sqrt(1 + 2 * s_symbol * Op)
@@ -833,7 +826,7 @@ def rotation_invariant_ricci(Omega: sp.Expr, d: int, *, s_symbol: sp.Symbol = s)
 
     ``Omega`` is an expression in ``s_symbol`` (e.g. ``Function('Omega')(s)`` or an explicit one). Scalar.
     """
-    _check_int(d, "d")
+    check_int(d, "d")
     Omega = _check_expr(Omega, "Omega")
     O1 = sp.diff(Omega, s_symbol)
     O2 = sp.diff(Omega, s_symbol, 2)
@@ -866,7 +859,7 @@ def prove_rotation_invariant_ricci(d: int) -> bool:
     independent symbols, so the identity is checked as a rational-function identity (stronger than needed).
     Fast for ``d = 2, 3``.
     """
-    _check_int(d, "d", minimum=2)
+    check_int(d, "d", minimum=2)
     if d > 4:
         raise ValueError(f"d must be 2, 3 or 4 (the proof is symbolic); got {d}")
     Om = sp.Function("Omega")
@@ -895,7 +888,7 @@ def erf_ricci_scalar(d: int, *, plain: bool = False) -> sp.Expr:
     an expression in ``s, sigma, zeta``; ``plain=True`` for :math:`\operatorname{erf}(z)`
     (:math:`\sigma^2\to2\sigma^2`, :math:`\zeta^2\to2\zeta^2`).
     """
-    _check_int(d, "d")
+    check_int(d, "d")
     if not isinstance(plain, bool):
         raise TypeError(f"plain must be a bool; got {type(plain).__name__}")
     sg2, zt2 = (2 * sigma**2, 2 * zeta**2) if plain else (sigma**2, zeta**2)
@@ -910,8 +903,8 @@ def check_erf_ricci(d: int, *, plain: bool = False, points: int = 3, seed: int =
     2. Christoffel route on the Cartesian metric of :func:`infinite_width_metric_erf` at ``points`` random
        rational :math:`(x, \sigma, \zeta)`, compared exactly with the closed form there.
     """
-    _check_int(d, "d", minimum=2)
-    _check_int(points, "points")
+    check_int(d, "d", minimum=2)
+    check_int(points, "points")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int; got {type(seed).__name__}")
     res = infinite_width_metric_erf(d, plain=plain)
@@ -1001,8 +994,8 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
     Returns:
         A scalar sympy expression (a Rational at a rational point of a generic activation).
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     fixed: dict[sp.Symbol, sp.Expr] = {}
@@ -1064,7 +1057,7 @@ def shallow_ricci_closed_form_2d(n: int, activation: str | None = None) -> sp.Ex
     with :math:`\det g = \frac{1}{2n^2}\sum_{j,k}\phi_j'^2\phi_k'^2 m_{jk}^2`. Generic activation: in the symbols
     :math:`a_j = \phi'_j, c_j = \phi''_j, w`; otherwise explicit in :math:`x`. Scalar.
     """
-    _check_int(n, "n")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(2, n)
     W = S.W
@@ -1093,8 +1086,8 @@ def shallow_ricci_tensor_formula(d: int, n: int, activation: str | None = None, 
     :func:`shallow_ricci_scalar`) substitutes a point before the algebra (a named activation's derivative values
     are then evaluated to 50 significant digits). Not simplified. Scalar.
     """
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a, c = _derivative_values(S, act, 1), _derivative_values(S, act, 2)
@@ -1132,7 +1125,7 @@ def prove_shallow_ricci_2d(n: int) -> bool:
     :math:`N/D^k` and the latter num/den, :math:`N\cdot\mathrm{den} - \mathrm{num}\cdot D^k = 0` is checked in the
     polynomial ring :math:`\mathbb Q[w, a, c, e]` (n = 2: both vanish). About 0.2 s for n = 3, 2 s for n = 4.
     """
-    _check_int(n, "n", minimum=2)
+    check_int(n, "n", minimum=2)
     if n > 5:
         raise ValueError(f"n must be 2..5 (the proof is symbolic); got {n}")
     num, D, k = _shallow_ricci_fraction(2, n)
@@ -1146,8 +1139,8 @@ def random_shallow_point(d: int, n: int, seed: int = 0, *, derivatives: bool = T
     (so :math:`|z_j| \le d + 1` and explicit activations stay well conditioned) and, if ``derivatives``, nonzero
     rationals :math:`a_j, c_j, e_j \in [-2, 2]` (the first three derivatives of a generic activation at one
     point are independent numbers). Returns a dict Symbol -> Rational."""
-    _check_int(d, "d")
-    _check_int(n, "n")
+    check_int(d, "d")
+    check_int(n, "n")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int; got {type(seed).__name__}")
     rng = random.Random(seed)

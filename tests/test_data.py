@@ -59,7 +59,7 @@ def test_fingerprint():
 def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="n must"):
         data.sinusoid(0)
-    with pytest.raises(ValueError, match="n must"):
+    with pytest.raises(TypeError, match="n must"):
         data.sinusoid(3.5)
     with pytest.raises(TypeError, match="seed"):
         data.sinusoid(10, seed="a")

@@ -151,6 +151,14 @@ nets = st.tuples(
 )
 
 
+def _log_volume_tolerance(f, x, extra: float = 1.0) -> torch.Tensor:
+    """Per-point bound on float64 round-off in log10 sqrt(det g): the smallest singular value of J is accurate to
+    about eps * cond(J) relative (d of them summed), plus a floor of 1e-10."""
+    s = geometry.spectrum(f, x)
+    cond = s[:, 0] / s[:, -1]
+    return 1e-10 + 100 * extra * s.shape[1] * torch.finfo(s.dtype).eps * cond / math.log(10)
+
+
 def _setup(d, extra, activation, seed):
     n = d + extra
     W, b = shallow.random_network(d, n, seed=seed)
@@ -177,7 +185,8 @@ def test_log_volume_invariant_under_rotation_of_feature_space(net, qseed):
     rotated = lambda u: f(u) @ Q.T
     base = geometry.log_volume_element(f, x)
     assume(bool(torch.isfinite(base).all()))
-    assert torch.allclose(geometry.log_volume_element(rotated, x), base, rtol=0, atol=1e-10)
+    err = (geometry.log_volume_element(rotated, x) - base).abs()
+    assert bool((err <= _log_volume_tolerance(f, x)).all()), err
 
 
 @settings(max_examples=40, deadline=None)
@@ -192,4 +201,5 @@ def test_linear_change_of_input_coordinates_shifts_log_volume(net, aseed):
     shift = math.log10(abs(float(torch.linalg.det(A))))
     base = geometry.log_volume_element(f, x)
     assume(bool(torch.isfinite(base).all()))
-    assert torch.allclose(geometry.log_volume_element(pulled, u), base + shift, rtol=0, atol=1e-9)
+    err = (geometry.log_volume_element(pulled, u) - base - shift).abs()
+    assert bool((err <= _log_volume_tolerance(f, x, extra=float(torch.linalg.cond(A)))).all()), err

@@ -39,7 +39,7 @@ def test_line_errors_name_the_argument():
         slices.line([0.0, 1.0], x2)
     with pytest.raises(ValueError, match="steps"):
         slices.line(x1, x2, 0)
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(TypeError, match="steps"):
         slices.line(x1, x2, 2.5)
     bad = x2.clone()
     bad[0, 0, 0] = float("nan")
