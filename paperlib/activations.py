@@ -73,14 +73,17 @@ def _times_poly(base: torch.Tensor, coeffs: np.ndarray, t: torch.Tensor) -> torc
     return base * poly
 
 
-def _tanh_derivatives(y: torch.Tensor, order: int, scale: float = 1.0) -> list[torch.Tensor]:
-    r""":math:`\mathrm{scale}^{k+1}\tanh^{(k)}(y)`, ``k = 1..order``, as :math:`\mathrm{sech}^2 y\; Q_k(\tanh y)` with
-    :math:`\mathrm{sech}^2 y = 4\sigma(2y)\sigma(-2y)` (no overflow, no cancellation for large :math:`|y|`)."""
+def _sech2_derivatives(first: torch.Tensor, t: Callable[[], torch.Tensor], order: int, factor: float) -> list:
+    r"""Derivatives ``1..order`` of tanh-like functions: ``first * factor**(k-1) * Q_k(t)``.
+
+    With ``first`` :math:`= \mathrm{sech}^2 y` and ``factor = 1`` these are :math:`\tanh^{(k)}(y)`; with ``first``
+    :math:`= \sigma'(z) = \sigma(z)\sigma(-z) = \tfrac14\mathrm{sech}^2(z/2)` and ``factor = 1/2`` they are
+    :math:`\sigma^{(k)}(z) = 2^{-k-1}\tanh^{(k)}(z/2)`. ``t`` (:math:`\tanh y`) is computed only if needed.
+    """
     if order < 1:
         return []
-    sech2 = torch.sigmoid(2 * y) * torch.sigmoid(-2 * y) * (4.0 * scale * scale)
-    t = torch.tanh(y) if order >= 2 else y
-    return [_times_poly(sech2 * scale ** (k - 1) if k > 1 else sech2, _POLY["tanh"][k - 1], t)
+    tt = t() if order >= 2 else first
+    return [_times_poly(first if k == 1 else first * factor ** (k - 1), _POLY["tanh"][k - 1], tt)
             for k in range(1, order + 1)]
 
 
@@ -119,14 +122,16 @@ def derivatives(activation: str, z: torch.Tensor, order: int = 3) -> tuple[torch
     elif activation == "relu":
         h = (z > 0).to(z.dtype)
         out = [z * h, h, *zeros]
-    elif activation == "sigmoid":
-        out = [torch.sigmoid(z), *_tanh_derivatives(0.5 * z, order, 0.5)]
-    elif activation == "softplus":
-        out = [torch.nn.functional.softplus(z)]
-        if order >= 1:
-            out += [torch.sigmoid(z), *_tanh_derivatives(0.5 * z, order - 1, 0.5)]
+    elif activation in ("sigmoid", "softplus"):
+        sig = torch.sigmoid(z)
+        out = [sig] if activation == "sigmoid" else [torch.nn.functional.softplus(z), sig]
+        k = order - (len(out) - 1)  # derivatives of the sigmoid still needed
+        if k >= 1:  # sigma' = sigma(z) sigma(-z): no cancellation, unlike sigma (1 - sigma)
+            out += _sech2_derivatives(sig * torch.sigmoid(-z), lambda: torch.tanh(0.5 * z), k, 0.5)
     elif activation == "tanh":
-        out = [torch.tanh(z), *_tanh_derivatives(z, order)]
+        t = torch.tanh(z)
+        sech2 = 4.0 * torch.sigmoid(2 * z) * torch.sigmoid(-2 * z) if order >= 1 else None
+        out = [t, *_sech2_derivatives(sech2, lambda: t, order, 1.0)]
     elif activation == "erf":
         e = (2.0 / _SQRT_PI) * torch.exp(-z * z)
         out = [torch.special.erf(z), *(_times_poly(e, _POLY["erf"][k - 1], z) for k in range(1, order + 1))]
