@@ -1,21 +1,11 @@
 """paperlib.plot: heat maps with colour bars and decision boundaries, composite figures, the epoch slider."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from paperlib import data, plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from paperlib import data, plot
 
 
 @pytest.fixture()

@@ -1,22 +1,12 @@
 """paperlib.plot.infinite_width_profiles: radial profiles of the infinite-width volume element and curvature."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from paperlib import infinite, plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from paperlib import infinite, plot
 
 
 def test_layout_labels_and_one_curve_per_setting():

@@ -1,22 +1,13 @@
 """paperlib.plot: interpolation lines with inset images, plane panels, ternary plots and spectra."""
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from paperlib import experiments as ex, plot, slices  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from paperlib import experiments as ex, plot, slices
 
 
 def _line_geometry(steps=16):
