@@ -203,3 +203,66 @@ def test_linear_change_of_input_coordinates_shifts_log_volume(net, aseed):
     assume(bool(torch.isfinite(base).all()))
     err = (geometry.log_volume_element(pulled, u) - base - shift).abs()
     assert bool((err <= _log_volume_tolerance(f, x, extra=float(torch.linalg.cond(A)))).all()), err
+
+
+def _skewed_map(delta: float):
+    """tanh(x A^T) with A's two columns at angle ~delta: cond(J) ~ 1/delta."""
+    gen = torch.Generator().manual_seed(11)
+    a, v = torch.randn(2, 6, generator=gen, dtype=torch.float64)
+    A = torch.stack([a, a + delta * v], -1)  # (6, 2)
+    return lambda x: torch.tanh(x @ A.T)
+
+
+def test_metric_eigenvalues_used_only_where_accurate(monkeypatch):
+    # points from well-conditioned to numerically rank-deficient; the metric's eigenvalues are used where
+    # lambda_min >= GRAM_RTOL lambda_max, the Jacobian's QR + SVD everywhere else
+    x = torch.randn(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    seen = []
+    real = geometry.singular_values
+    monkeypatch.setattr(geometry, "singular_values", lambda J: (seen.append(J.shape[0]), real(J))[1])
+    for delta in (1.0, 1e-1, 1e-3, 1e-6, 1e-9, 0.0):
+        f = _skewed_map(delta)
+        seen.clear()
+        s = geometry.spectrum(f, x)
+        ref = real(geometry.jacobian(f, x))
+        lam = ref.square()
+        ill = ~(lam[:, 1] >= geometry.GRAM_RTOL * lam[:, 0])
+        assert sum(seen) == int(ill.sum())
+        cond = ref[:, 0] / ref[:, 1].clamp_min(1e-300)
+        tol = torch.clamp(1e-15 * cond, min=1e-12)  # the QR route's own accuracy: eps * cond(J)
+        if delta > 0:
+            assert ((s - ref).abs() / ref <= tol[:, None]).all()
+        assert torch.equal(s[ill], ref[ill])  # ill points: exactly the QR route
+        if delta == 0.0:
+            assert torch.isneginf(geometry.log_volume_element(f, x)).all()
+
+
+def test_closed_form_2x2_eigenvalues():
+    gen = torch.Generator().manual_seed(4)
+    B = torch.randn(500, 2, 2, generator=gen, dtype=torch.float64)
+    g = B @ B.mT
+    g = torch.cat([g, torch.zeros(1, 2, 2, dtype=torch.float64), torch.diag(torch.tensor([3.0, 0.0])).double()[None]])
+    got = geometry._eigenvalues_descending(g)
+    want = torch.linalg.eigvalsh(g).flip(-1)
+    assert ((got - want).abs() <= 4e-16 * want[:, :1] + 1e-300).all()
+
+
+@pytest.mark.parametrize("kernel", ["jacobian", "metric", "log_volume_element"])
+def test_compiled_kernels_match_eager(kernel):
+    # forward mode on a batch that is not a multiple of the chunk (padding), and reverse mode on a module
+    W, b = shallow.random_network(3, 7, seed=2)
+    f = shallow.feature_map(W, b, "sigmoid")
+    x = torch.randn(37, 3, dtype=torch.float64)
+    fn = getattr(geometry, kernel)
+    assert rel_err(fn(f, x, compile=True, chunk_size=16), fn(f, x)) < 1e-14
+    if kernel == "metric":
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5), torch.nn.Tanh())
+        xi = torch.randn(6, 3, 4)
+        assert rel_err(fn(net, xi, compile=True), fn(net, xi)) < 1e-14
+
+
+def test_compile_must_be_a_bool():
+    W, b = shallow.random_network(2, 5, seed=0)
+    with pytest.raises(TypeError, match="compile"):
+        geometry.metric(shallow.feature_map(W, b, "tanh"), torch.randn(4, 2), compile="yes")
