@@ -305,9 +305,9 @@ def log_volume_element(
 
     - ``d = 2``, ``k = None`` (planar inputs), :math:`O(n)` per point: :math:`\det g = g_{11}g_{22} - g_{12}^2`
       from one GEMM of the squared slopes (in cache-sized chunks of points); where that could cancel
-      (:math:`\det g < 10^{-4} g_{11}g_{22}`) the point is recomputed as :math:`|u|^2|v_\perp|^2` from the Jacobian columns by Gram–Schmidt (see
-      ``_log_volume_2d``). By Cauchy–Binet this is :math:`\frac{1}{2n^2}\sum_{j,k}\phi'(z_j)^2\phi'(z_k)^2
-      (w_{j1}w_{k2}-w_{j2}w_{k1})^2`.
+      (:math:`\det g < 10^{-4} g_{11}g_{22}`) the point is recomputed as :math:`|u|^2|v_\perp|^2` from the
+      Jacobian columns by Gram–Schmidt (see ``_log_volume_2d``). By Cauchy–Binet this is
+      :math:`\frac{1}{2n^2}\sum_{j,k}\phi'(z_j)^2\phi'(z_k)^2 (w_{j1}w_{k2}-w_{j2}w_{k1})^2`.
     - any ``d <= n``, ``k = None``, :math:`O(n d^2)` per point: one Householder QR :math:`J = QR` of the
       closed-form Jacobian with its rows sorted by decreasing norm, and
       :math:`\log_b\sqrt{\det g} = \sum_{i=1}^d \log_b |R_{ii}|`. Cheaper than an SVD, and it keeps relative
