@@ -1,12 +1,12 @@
-r"""Activation functions by name, with their first three derivatives.
+r"""Activation functions by name, with closed-form derivatives up to order 5.
 
 Names (``paperlib.activations.NAMES``): ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"erf"`` (meaning
 :math:`\operatorname{erf}(z)`, not :math:`\operatorname{erf}(z/\sqrt2)`), ``"gelu"`` (exact,
 :math:`z\,\Phi(z)`), ``"softplus"`` (:math:`\log(1 + e^z)`).
 
 The closed-form geometry of shallow networks needs :math:`\phi'` (metric) and :math:`\phi''` (curvature); the
-Gaussian averages of :mod:`paperlib.infinite` use derivatives up to :math:`\phi^{(5)}`. ReLU's derivative at 0 is taken as 0
-and its higher derivatives as 0 (they vanish almost everywhere).
+Gaussian averages of :mod:`paperlib.infinite` use derivatives up to :math:`\phi^{(5)}`. ReLU's derivative at 0 is
+taken as 0 and its higher derivatives as 0 (they vanish almost everywhere).
 """
 
 from __future__ import annotations

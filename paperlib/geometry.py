@@ -10,9 +10,9 @@ Feature maps are batched callables ``f: (B, *in_shape) -> (B, n)`` (an ``nn.Modu
 ``eval()`` mode first if it has batch norm or dropout). Inputs ``x`` have shape ``(B, *in_shape)``;
 ``d = prod(in_shape)``. Jacobians are computed with :func:`torch.func.jvp` (forward mode, when ``d <= n``) or
 :func:`torch.func.vjp` (reverse mode, when ``d > n``) over the whole batch, batched over directions with
-:func:`torch.func.vmap`; ``chunk_size`` bounds how many points are differentiated at once. Geometry is computed in float64 by default: an ``nn.Module``'s parameters
-are cast for the computation only (the module itself is not modified). A plain callable must accept inputs of
-the requested ``dtype``. ``device="auto"`` uses CUDA when it is present. ``compile=True`` runs the derivatives
+:func:`torch.func.vmap`; ``chunk_size`` bounds how many points are differentiated at once. Geometry is computed
+in float64 by default: an ``nn.Module``'s parameters are cast for the computation only (the module itself is not
+modified). A plain callable must accept inputs of the requested ``dtype``. ``device="auto"`` uses CUDA when it is present. ``compile=True`` runs the derivatives
 through :func:`torch.compile` (worth it when a map is measured many times).
 
 Volume elements and spectra come from the singular values of ``J``; when ``d <= n`` they are read off the
@@ -201,7 +201,8 @@ def jacobian(
         compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
             with its JVPs and works in cache-sized chunks (``benchmarks/bench_volume.py``: about 3x faster on a
             2-core CPU). The first call for a map and chunk shape compiles (seconds; on CPU it needs a C++
-            compiler); later calls reuse the compiled code.
+            compiler); later calls reuse the compiled code, also for new weights of the same architecture.
+            Past ``torch._dynamo.config.recompile_limit`` (8) variants torch falls back to eager mode.
 
     Returns:
         ``(B, n, d)`` tensor.
@@ -249,15 +250,15 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
 def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     r"""Square roots of the eigenvalues of :math:`g`, i.e. the singular values :math:`s_i` of :math:`J`.
 
-    :math:`\lambda_i(g) = s_i(J)^2`. When ``d <= n`` the metric is formed first (:func:`metric`, never storing
-    ``J``) and :math:`s_i = \sqrt{\lambda_i(g)}` is taken from its eigenvalues wherever that is accurate: a
-    symmetric eigensolver gets :math:`\lambda_i` to about :math:`\epsilon\, n\, \lambda_{max}` in absolute
-    terms, i.e. :math:`s_i` to a relative :math:`\tfrac12 n\epsilon\,\lambda_{max}/\lambda_i`, so eigenvalues
-    are used only at points with :math:`\lambda_{min} \ge` ``GRAM_RTOL`` :math:`\lambda_{max}`
-    (:math:`10^{-4}`; relative error below about :math:`n \cdot 10^{-12}`). At the other
-    (ill-conditioned or rank-deficient) points, and whenever ``d > n``, the Jacobian is computed and its singular
-    values taken from a Householder QR then an SVD (:func:`singular_values`; absolute error
-    :math:`\epsilon\, s_{max}`): squaring the condition number is never allowed to cost digits.
+    :math:`\lambda_i(g) = s_i(J)^2`. In float64 with ``d <= n`` the metric is formed first (:func:`metric`,
+    never storing ``J``) and :math:`s_i = \sqrt{\lambda_i(g)}` is taken from its eigenvalues wherever that is
+    accurate: they come out to about :math:`n\epsilon\,\lambda_{max}` in absolute terms, i.e. :math:`s_i` to a
+    relative :math:`\tfrac12 n\epsilon\,\lambda_{max}/\lambda_i`, so they are used only at points with
+    :math:`\lambda_{min} \ge` ``GRAM_RTOL`` :math:`\lambda_{max}` (:math:`10^{-4}`: relative error below about
+    :math:`n \cdot 10^{-12}`). At the other (ill-conditioned or rank-deficient) points, whenever ``d > n``, and
+    in lower precision (where :math:`n\epsilon/10^{-4}` is not small), the Jacobian is computed and its singular
+    values are taken from a Householder QR then an SVD (:func:`singular_values`; absolute error
+    :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
         f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``)
@@ -269,7 +270,8 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     kwargs = {**_DEFAULTS, **kwargs}
     x = check_input(x, "x", dtype=check_dtype(kwargs.pop("dtype")), device=resolve_device(kwargs.pop("device")))
     kwargs.update(dtype=None, device=None)
-    if math.prod(x.shape[1:]) > _output_size(*_as_function(f, x.dtype, x.device), x[:1]):
+    d, n = math.prod(x.shape[1:]), _output_size(*_as_function(f, x.dtype, x.device), x[:1])
+    if x.dtype != torch.float64 or d > n:
         return singular_values(jacobian(f, x, **kwargs))
     g = metric(f, x, **kwargs)
     lam = _eigenvalues_descending(g)
