@@ -269,3 +269,13 @@ def test_compile_must_be_a_bool():
     W, b = shallow.random_network(2, 5, seed=0)
     with pytest.raises(TypeError, match="compile"):
         geometry.metric(shallow.feature_map(W, b, "tanh"), torch.randn(4, 2), compile="yes")
+
+
+def test_lower_precision_spectrum_takes_the_jacobian_route():
+    # in float32 n eps / GRAM_RTOL ~ 1e-2: the metric's eigenvalues would cost digits, so J's QR + SVD is used
+    W, b = shallow.random_network(2, 30, seed=8)
+    f = shallow.feature_map(W.float(), b.float(), "tanh")
+    x = torch.randn(25, 2)
+    s = geometry.spectrum(f, x, dtype=None)
+    assert s.dtype == torch.float32
+    assert torch.equal(s, geometry.singular_values(geometry.jacobian(f, x, dtype=None)))
