@@ -260,7 +260,7 @@ def _log_volume_2d(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, activation
     """
     n = W.shape[0]
     M = torch.stack([W[:, 0].square(), W[:, 0] * W[:, 1], W[:, 1].square()], -1) / n  # (n, 3)
-    step = max(1, _CHUNK_ELEMENTS // (2 * n))
+    step = max(1, _CHUNK_ELEMENTS // (2 * n))  # two (chunk, n) temporaries: about 2 MiB, cache-resident
     g = torch.cat([_squared_slopes_(activation, preactivations(W, b, xc)) @ M for xc in x.split(step)])  # (B, 3)
     diag = g[:, 0] * g[:, 2]
     det = diag - g[:, 1].square()
