@@ -483,9 +483,14 @@ def _run_all(name, preset, settings, x, y, task_score, configs: dict, *, curvatu
                          settings, float(delta), float(far))
 
 
-def _check_common(curvature: object) -> None:
+def _toy_settings(name: str, preset: str, epochs: int | None, grid_size: int | None, curvature: str) -> dict:
+    """The preset's settings with the overrides shared by the toy experiments applied and checked."""
+    settings = _apply_epochs(_preset(name, preset), epochs)
+    _check_size(grid_size)
     if curvature not in ("first", "all", "none"):
         raise ValueError(f"curvature must be 'first', 'all' or 'none'; got {curvature!r}")
+    settings["size"] = grid_size or settings["size"]
+    return settings
 
 
 def _config(settings: dict, seed: int, **changes) -> TrainConfig:
@@ -529,10 +534,7 @@ def sinusoid(
     Returns:
         :class:`ToyExperiment` with runs keyed by seed.
     """
-    settings = _apply_epochs(_preset("sinusoid", preset), epochs)
-    _check_size(grid_size)
-    _check_common(curvature)
-    settings["size"] = grid_size or settings["size"]
+    settings = _toy_settings("sinusoid", preset, epochs, grid_size, curvature)
     seeds = _check_labels(settings["seeds"] if seeds is None else seeds, "seeds")
     settings["seeds"] = seeds
     x, y = _data.sinusoid(400, data_seed)
@@ -572,10 +574,7 @@ def xor(
     Returns:
         :class:`ToyExperiment` with runs keyed by width.
     """
-    settings = _apply_epochs(_preset("xor", preset), epochs)
-    _check_size(grid_size)
-    _check_common(curvature)
-    settings["size"] = grid_size or settings["size"]
+    settings = _toy_settings("xor", preset, epochs, grid_size, curvature)
     hidden = _check_labels(settings["hidden"] if widths is None else widths, "widths")
     if any(w < 1 for w in hidden):
         raise ValueError(f"widths must be positive; got {widths!r}")
@@ -610,9 +609,7 @@ def deep_mlp(
     Returns:
         :class:`ToyExperiment` with runs keyed by seed.
     """
-    settings = _apply_epochs(_preset("deep_mlp", preset), epochs)
-    _check_size(grid_size)
-    settings["size"] = grid_size or settings["size"]
+    settings = _toy_settings("deep_mlp", preset, epochs, grid_size, "none")
     seeds = _check_labels(settings["seeds"] if seeds is None else seeds, "seeds")
     settings["seeds"] = seeds
     x, y = _data.sinusoid(400, data_seed)

@@ -12,10 +12,11 @@ Feature maps are batched callables ``f: (B, *in_shape) -> (B, n)`` (an ``nn.Modu
 :func:`torch.func.vjp` (reverse mode, when ``d > n``) over the whole batch, batched over directions with
 :func:`torch.func.vmap`; ``chunk_size`` bounds how many points are differentiated at once. Geometry is computed
 in float64 by default: an ``nn.Module``'s parameters are cast for the computation only (the module itself is not
-modified). A plain callable must accept inputs of the requested ``dtype``. ``device="auto"`` uses CUDA when it is present. ``compile=True`` runs the derivatives
-through :func:`torch.compile` (worth it when a map is measured many times).
+modified). A plain callable must accept inputs of the requested ``dtype``. ``device="auto"`` uses CUDA when it
+is present. ``compile=True`` runs the derivatives through :func:`torch.compile` (worth it when a map is measured
+many times).
 
-Volume elements and spectra come from the singular values of ``J``; when ``d <= n`` they are read off the
+Volume elements and spectra come from the singular values of ``J``; in float64 with ``d <= n`` they are read off the
 eigenvalues of the ``d x d`` metric wherever that loses no digits, and from a QR + SVD of ``J`` elsewhere (see
 :func:`spectrum`).
 
@@ -96,7 +97,7 @@ def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, mat
     :math:`e_i^\top J`, ``(n, B, d)``. The basis is a stride-0 view unless ``materialise`` (``torch.compile``
     cannot trace an expanded tangent).
     """
-    rows = _rows(lambda inp: _call(f, state, inp), in_shape)
+    rows = _rows(functools.partial(_call, f, state), in_shape)
     batch, d = flat.shape
     if forward:
         basis = torch.eye(d, dtype=flat.dtype, device=flat.device).unsqueeze(1)
@@ -139,7 +140,7 @@ def _kernel(name: str, compile: bool) -> Callable:
     return _COMPILED[name]
 
 
-def _chunked(name, f, x, *, chunk_size, mode, dtype, device, compile) -> torch.Tensor:
+def _chunked(name, f, x, *, chunk_size=None, mode="auto", dtype=torch.float64, device="auto", compile=False):
     """Run kernel ``name`` over ``x`` chunk by chunk (set-up and validation shared by :func:`jacobian` and
     :func:`metric`).
 
@@ -211,9 +212,6 @@ def jacobian(
                     compile=compile)
 
 
-_DEFAULTS = {"chunk_size": None, "mode": "auto", "dtype": torch.float64, "device": "auto", "compile": False}
-
-
 def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     r"""Pullback metric :math:`g = J^\top J`, :math:`g_{\mu\nu} = \sum_i \partial_\mu f_i\,\partial_\nu f_i`.
 
@@ -227,7 +225,7 @@ def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
     """
-    return _chunked("metric", f, x, **{**_DEFAULTS, **kwargs})
+    return _chunked("metric", f, x, **kwargs)
 
 #: the metric's eigenvalues are used directly where :math:`\lambda_{min} \ge` this times :math:`\lambda_{max}`
 GRAM_RTOL = 1e-4
@@ -267,8 +265,8 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
     """
-    kwargs = {**_DEFAULTS, **kwargs}
-    x = check_input(x, "x", dtype=check_dtype(kwargs.pop("dtype")), device=resolve_device(kwargs.pop("device")))
+    dtype, device = check_dtype(kwargs.pop("dtype", torch.float64)), resolve_device(kwargs.pop("device", "auto"))
+    x = check_input(x, "x", dtype=dtype, device=device)
     kwargs.update(dtype=None, device=None)
     d, n = math.prod(x.shape[1:]), _output_size(*_as_function(f, x.dtype, x.device), x[:1])
     if x.dtype != torch.float64 or d > n:
@@ -510,9 +508,7 @@ def _chunk_slices(batch: int, chunk_size: int | None):
 def _prepare_map(f, x, dtype, device, chunk_size, what: str):
     x = check_input(x, "x", dtype=check_dtype(dtype), device=resolve_device(device))
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    fn, state = _as_function(f, x.dtype, x.device)
-    if state is not None:
-        fn = functools.partial(functional_call, fn, state)
+    fn = functools.partial(_call, *_as_function(f, x.dtype, x.device))
     in_shape = x.shape[1:]
     batch, d = x.shape[0], math.prod(in_shape)
     _check_curvature_dim(d, "x")

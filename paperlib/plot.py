@@ -880,6 +880,20 @@ def _log_entropy(entropy: np.ndarray) -> np.ndarray:
     return np.log10(np.maximum(entropy, _ENTROPY_FLOOR))
 
 
+def _panel_values(plane, predicted, entropy, log_volume, labels):
+    """Flat per-point arrays (predicted class, log10 entropy, log volume) of a plane's panels; checks ``labels``."""
+    if len(labels) != 3:
+        raise ValueError("labels must hold three anchor labels")
+    return (_plane_values(plane, predicted, "predicted"), _log_entropy(_plane_values(plane, entropy, "entropy")),
+            _plane_values(plane, log_volume, "log_volume"))
+
+
+def _figure_rows(plane_geometry):
+    """``(plane, epochs, digit labels)`` of a :class:`paperlib.experiments.PlaneGeometry`."""
+    return (_get_attr(plane_geometry, "plane"), list(_get_attr(plane_geometry, "epochs")),
+            [str(d) for d in _get_attr(plane_geometry, "digits")])
+
+
 def _anchor_marks(ax: Axes, labels: Sequence[str]) -> None:
     from .slices import ANCHOR_COORDS
 
@@ -922,11 +936,7 @@ def plane_panels(
     """
     grid = _get_attr(plane, "grid")
     steps = _get_attr(plane, "steps")
-    pred = _plane_values(plane, predicted, "predicted").reshape(steps, steps)
-    ent = _log_entropy(_plane_values(plane, entropy, "entropy")).reshape(steps, steps)
-    lv = _plane_values(plane, log_volume, "log_volume").reshape(steps, steps)
-    if len(labels) != 3:
-        raise ValueError("labels must hold three anchor labels")
+    pred, ent, lv = (v.reshape(steps, steps) for v in _panel_values(plane, predicted, entropy, log_volume, labels))
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(12.5, 3.6), layout="constrained")
     if len(axes) != 3 or not all(isinstance(a, Axes) for a in axes):
@@ -960,10 +970,8 @@ def plane_figure(plane_geometry: object, epochs: Sequence[int] | None = None, *,
     Returns:
         The ``Figure``.
     """
-    plane = _get_attr(plane_geometry, "plane")
-    avail = list(_get_attr(plane_geometry, "epochs"))
+    plane, avail, labels = _figure_rows(plane_geometry)
     chosen = _pick_epochs(avail, epochs)
-    labels = [str(d) for d in _get_attr(plane_geometry, "digits")]
     fig, axes = plt.subplots(len(chosen), 3, figsize=(panel_size * 3 * 1.4, panel_size * len(chosen)),
                              squeeze=False, layout="constrained")
     for row, e in zip(axes, chosen):
@@ -1027,11 +1035,7 @@ def ternary_panels(
     import mpltern  # noqa: F401 - registers the "ternary" projection
 
     steps = _get_attr(plane, "steps")
-    pred = _plane_values(plane, predicted, "predicted")
-    ent = _log_entropy(_plane_values(plane, entropy, "entropy"))
-    lv = _plane_values(plane, log_volume, "log_volume")
-    if len(labels) != 3:
-        raise ValueError("labels must hold three anchor labels")
+    pred, ent, lv = _panel_values(plane, predicted, entropy, log_volume, labels)
     index, tris = ternary_triangles(plane)
     if tris.shape[0] == 0:
         raise ValueError(f"the plane has no grid cell inside the triangle (steps = {steps}); use more steps")
@@ -1074,10 +1078,8 @@ def ternary_figure(plane_geometry: object, epochs: Sequence[int] | None = None, 
     """
     import mpltern  # noqa: F401
 
-    plane = _get_attr(plane_geometry, "plane")
-    avail = list(_get_attr(plane_geometry, "epochs"))
+    plane, avail, labels = _figure_rows(plane_geometry)
     chosen = _pick_epochs(avail, epochs)
-    labels = [str(d) for d in _get_attr(plane_geometry, "digits")]
     fig = plt.figure(figsize=(panel_size * 3 * 1.3, panel_size * 1.15 * len(chosen)), layout="constrained")
     for r, e in enumerate(chosen):
         i = avail.index(e)
