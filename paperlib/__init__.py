@@ -17,10 +17,11 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
 
 import importlib
 
-from . import activations, data, experiments, geometry, infinite, models, shallow, slices, symbolic, train
+from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, symbolic, train
 
 __all__ = [
     "activations",
+    "cache",
     "data",
     "experiments",
     "geometry",

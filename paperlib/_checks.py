@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 import torch
 
 
@@ -57,14 +60,75 @@ def check_input(
     return x.to(dtype=dtype or x.dtype, device=dev or x.device)
 
 
-def check_int(value: object, name: str, minimum: int = 1) -> int:
-    """``value`` if it is an integer >= ``minimum``; ``TypeError`` for a non-integer (or bool), ``ValueError`` for
-    a smaller one, each naming ``name``."""
+def check_int(value: object, name: str, *, min: int | None = None, max: int | None = None,  # noqa: A002
+              none_ok: bool = False) -> int | None:
+    """``value`` if it is an integer in ``[min, max]`` (either bound optional), or ``None`` when ``none_ok``.
+
+    ``TypeError`` for a non-integer (``bool`` counts as non-integer), ``ValueError`` for one out of range; both
+    messages name ``name``.
+    """
+    if value is None and none_ok:
+        return None
+    rng = _range_text(min, max) + (" or None" if none_ok else "")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+        raise TypeError(f"{name} must be an integer{rng}; got {value!r}")
+    if (min is not None and value < min) or (max is not None and value > max):
+        raise ValueError(f"{name} must be an integer{rng}; got {value!r}")
+    return int(value)
+
+
+def check_number(value: object, name: str, *, min: float | None = None, max: float | None = None,  # noqa: A002
+                 open_min: bool = False, none_ok: bool = False) -> float | None:
+    """``float(value)`` for a finite real number in ``[min, max]`` (``(min, max]`` with ``open_min``), or ``None``
+    when ``none_ok``. ``TypeError`` for a non-number (or ``bool``), ``ValueError`` out of range; both name ``name``."""
+    if value is None and none_ok:
+        return None
+    lo = "" if min is None else (f" > {min:g}" if open_min else f" >= {min:g}")
+    hi = "" if max is None else f" <= {max:g}"
+    rng = lo + (" and" if lo and hi else "") + hi + (" or None" if none_ok else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a finite number{rng}; got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or (min is not None and (v <= min if open_min else v < min)) or (
+            max is not None and v > max):
+        raise ValueError(f"{name} must be a finite number{rng}; got {value!r}")
+    return v
+
+
+def check_choice(value: object, name: str, choices: Sequence[object]) -> object:
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming ``name`` and the choices."""
+    if isinstance(value, (list, dict, set)) or value not in tuple(choices):
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}")
     return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` if it is ``True`` or ``False``, else ``TypeError`` naming ``name``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+def check_ints(values: object, name: str, *, min: int | None = None, max: int | None = None,  # noqa: A002
+               nonempty: bool = True) -> tuple[int, ...]:
+    """A sequence of integers in ``[min, max]`` as a tuple; errors name ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or (nonempty and len(values) == 0):
+        error = TypeError if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) else ValueError
+        raise error(f"{name} must be a {'non-empty ' if nonempty else ''}sequence of integers"
+                    f"{_range_text(min, max)}; got {values!r}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or (min is not None and v < min) or (
+                max is not None and v > max):
+            raise ValueError(f"{name} must hold integers{_range_text(min, max)}; got {values!r}")
+    return tuple(int(v) for v in values)
+
+
+def _range_text(lo: int | None, hi: int | None) -> str:
+    if lo is not None and hi is not None:
+        return f" in {lo}..{hi}"
+    if lo is not None:
+        return f" >= {lo}"
+    return "" if hi is None else f" <= {hi}"
 
 
 def check_float_dtype(dtype: object) -> torch.dtype:
@@ -72,14 +136,6 @@ def check_float_dtype(dtype: object) -> torch.dtype:
     if dtype is None:
         raise TypeError("dtype must be a floating torch dtype (e.g. torch.float64); got None")
     return check_dtype(dtype)  # type: ignore[arg-type]
-
-
-def check_positive_int(value: object, name: str, *, allow_none: bool = True) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}; got {value!r}")
-    return value
 
 
 def check_base(base: float) -> float:

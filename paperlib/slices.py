@@ -188,7 +188,7 @@ def line(x1: torch.Tensor, x2: torch.Tensor, steps: int = 64, *, dtype: torch.dt
     x1 = _anchor(x1, "x1", dtype)
     x2 = _anchor(x2, "x2", dtype)
     _same_shape(x1, x2, "x2")
-    steps = check_int(steps, "steps", 1)
+    steps = check_int(steps, "steps", min=1)
     t = torch.arange(steps, dtype=torch.float64) / steps
     tt = t.to(dtype).reshape(steps, *([1] * x1.ndim))
     points = x1 + (x2 - x1) * tt
@@ -220,7 +220,7 @@ def plane(
     x3 = _anchor(x3, "x3", dtype)
     _same_shape(x1, x2, "x2")
     _same_shape(x1, x3, "x3")
-    steps = check_int(steps, "steps", 2)
+    steps = check_int(steps, "steps", min=2)
     axis = torch.linspace(-1.0, 1.0, steps, dtype=torch.float64)
     bb, aa = torch.meshgrid(axis, axis, indexing="ij")
     coords = torch.stack([aa.reshape(-1), bb.reshape(-1)], -1)

@@ -157,7 +157,7 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
 
 def coordinates(d: int, name: str = "x") -> list[sp.Symbol]:
     r"""Real coordinate symbols :math:`x_1, \dots, x_d` (``name_1 .. name_d``); a list of length ``d``."""
-    check_int(d, "d")
+    check_int(d, "d", min=1)
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string; got {name!r}")
     return [sp.Symbol(f"{name}_{mu}", real=True) for mu in range(1, d + 1)]
@@ -298,8 +298,8 @@ class ShallowSymbols(NamedTuple):
 def shallow_symbols(d: int, n: int) -> ShallowSymbols:
     r"""The symbols :math:`w_{j\mu}, b_j, x_\mu, a_j, c_j, e_j` of a width-``n`` network on :math:`\mathbb R^d`
     (indices from 1; see :class:`ShallowSymbols`)."""
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     sep = "," if max(n, d) >= 10 else ""
     W = sp.Matrix(n, d, lambda j, m: sp.Symbol(f"w_{{{j + 1}{sep}{m + 1}}}", real=True))
 
@@ -358,8 +358,8 @@ def shallow_map(d: int, n: int, activation: str | None = None) -> sp.Matrix:
     ``activation=None`` uses a generic :math:`\phi` (:class:`PhiDerivative` of order 0); otherwise a name from
     :data:`paperlib.activations.NAMES` (``"erf"`` is :math:`\operatorname{erf}(z)`).
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     return sp.Matrix([_phi_derivative(act, 0, zj) / sp.sqrt(n) for zj in S.z])
@@ -377,8 +377,8 @@ def shallow_metric(d: int, n: int, activation: str | None = None) -> sp.Matrix:
     With ``activation=None`` the values :math:`\phi'(z_j)` are the independent symbols :math:`a_j` (any
     activation); with a name they are explicit functions of :math:`x`. Returns a (d, d) Matrix.
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a = _derivative_values(S, act, 1)
@@ -396,8 +396,8 @@ def cauchy_binet_det(d: int, n: int, activation: str | None = None) -> sp.Expr:
 
     Zero when ``n < d`` (rank deficiency). ``activation`` as in :func:`shallow_metric`. Returns a scalar.
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a = _derivative_values(S, act, 1)
@@ -413,8 +413,8 @@ def prove_cauchy_binet(d: int, n: int) -> bool:
 
     Polynomial identity in :math:`w_{j\mu}, a_j`; fast for ``d = 2`` (any small ``n``) and ``d = 3, n <= 4``.
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     if d > 4 or n > 8:
         raise ValueError(f"prove_cauchy_binet is for small problems (d <= 4, n <= 8); got d={d}, n={n}")
     g = shallow_metric(d, n)
@@ -425,11 +425,10 @@ def check_cauchy_binet_numeric(d: int, n: int, seed: int = 0, trials: int = 16) 
     r"""Largest relative difference :math:`|\det g - \mathrm{CB}|/|\mathrm{CB}|` over ``trials`` random draws of
     :math:`W, a` (standard normal, float64), with ``g`` and CB from :func:`shallow_metric` and
     :func:`cauchy_binet_det` (generic activation) evaluated by :func:`shallow_lambdify`."""
-    check_int(d, "d")
-    check_int(n, "n")
-    check_int(trials, "trials")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
+    check_int(trials, "trials", min=1)
+    check_int(seed, "seed")
     if n < d:
         raise ValueError(f"n must be >= d for a non-degenerate metric; got d={d}, n={n}")
     rng = np.random.default_rng(seed)
@@ -491,8 +490,8 @@ def shallow_lambdify(expr: sp.Expr | sp.Matrix, d: int, n: int) -> Callable[...,
     ``a``/``c`` (the values :math:`\phi'(z_j)`, :math:`\phi''(z_j)` of a generic activation) (n,) or (B, n);
     output float64 of shape ``(B?, *expr.shape)`` (scalar expressions: ``(B?,)``).
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     if not isinstance(expr, (sp.Expr, sp.MatrixBase)):
         raise TypeError(f"expr must be a sympy expression or Matrix; got {type(expr).__name__}")
     S = shallow_symbols(d, n)
@@ -778,7 +777,7 @@ def infinite_width_metric_erf(d: int | None = None, *, plain: bool = False) -> I
         :class:`InfiniteWidthMetric`; ``metric`` is the (d, d) Matrix when ``d`` is given.
     """
     if d is not None:
-        check_int(d, "d")
+        check_int(d, "d", min=1)
     if not isinstance(plain, bool):
         raise TypeError(f"plain must be a bool; got {type(plain).__name__}")
     F, G = _erf_gaussian_means(plain)
@@ -799,7 +798,7 @@ def rotation_invariant_metric(A: sp.Expr, B: sp.Expr, d: int, *, s_symbol: sp.Sy
     ``A``, ``B`` are expressions in ``s_symbol`` (default :data:`s`), which is replaced by
     :math:`x_1^2+\dots+x_d^2`. Returns a (d, d) Matrix.
     """
-    check_int(d, "d")
+    check_int(d, "d", min=1)
     A = _check_expr(A, "A")
     B = _check_expr(B, "B")
     if not isinstance(s_symbol, sp.Symbol):
@@ -812,7 +811,7 @@ def rotation_invariant_metric(A: sp.Expr, B: sp.Expr, d: int, *, s_symbol: sp.Sy
 def rotation_invariant_volume(Omega: sp.Expr, d: int, *, s_symbol: sp.Symbol = s) -> sp.Expr:
     r"""Volume element of :math:`g = e^{\Omega}(\delta + 2\Omega' x x^T)`:
     :math:`\sqrt{\det g} = e^{d\Omega/2}\sqrt{1 + 2 s\Omega'}` (matrix determinant lemma), in ``s_symbol``."""
-    check_int(d, "d")
+    check_int(d, "d", min=1)
     Omega = _check_expr(Omega, "Omega")
     Op = sp.diff(Omega, s_symbol)
     return sp.exp(d * Omega / 2) * sp.sqrt(1 + 2 * s_symbol * Op)
@@ -826,7 +825,7 @@ def rotation_invariant_ricci(Omega: sp.Expr, d: int, *, s_symbol: sp.Symbol = s)
 
     ``Omega`` is an expression in ``s_symbol`` (e.g. ``Function('Omega')(s)`` or an explicit one). Scalar.
     """
-    check_int(d, "d")
+    check_int(d, "d", min=1)
     Omega = _check_expr(Omega, "Omega")
     O1 = sp.diff(Omega, s_symbol)
     O2 = sp.diff(Omega, s_symbol, 2)
@@ -859,7 +858,7 @@ def prove_rotation_invariant_ricci(d: int) -> bool:
     independent symbols, so the identity is checked as a rational-function identity (stronger than needed).
     Fast for ``d = 2, 3``.
     """
-    check_int(d, "d", minimum=2)
+    check_int(d, "d", min=2)
     if d > 4:
         raise ValueError(f"d must be 2, 3 or 4 (the proof is symbolic); got {d}")
     Om = sp.Function("Omega")
@@ -888,7 +887,7 @@ def erf_ricci_scalar(d: int, *, plain: bool = False) -> sp.Expr:
     an expression in ``s, sigma, zeta``; ``plain=True`` for :math:`\operatorname{erf}(z)`
     (:math:`\sigma^2\to2\sigma^2`, :math:`\zeta^2\to2\zeta^2`).
     """
-    check_int(d, "d")
+    check_int(d, "d", min=1)
     if not isinstance(plain, bool):
         raise TypeError(f"plain must be a bool; got {type(plain).__name__}")
     sg2, zt2 = (2 * sigma**2, 2 * zeta**2) if plain else (sigma**2, zeta**2)
@@ -903,10 +902,9 @@ def check_erf_ricci(d: int, *, plain: bool = False, points: int = 3, seed: int =
     2. Christoffel route on the Cartesian metric of :func:`infinite_width_metric_erf` at ``points`` random
        rational :math:`(x, \sigma, \zeta)`, compared exactly with the closed form there.
     """
-    check_int(d, "d", minimum=2)
-    check_int(points, "points")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
+    check_int(d, "d", min=2)
+    check_int(points, "points", min=1)
+    check_int(seed, "seed")
     res = infinite_width_metric_erf(d, plain=plain)
     closed = erf_ricci_scalar(d, plain=plain)
     if sp.simplify(rotation_invariant_ricci(sp.log(res.A), d) - closed) != 0:
@@ -994,8 +992,8 @@ def shallow_ricci_scalar(d: int, n: int, activation: str | None = None, *, at: M
     Returns:
         A scalar sympy expression (a Rational at a rational point of a generic activation).
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     fixed: dict[sp.Symbol, sp.Expr] = {}
@@ -1057,7 +1055,7 @@ def shallow_ricci_closed_form_2d(n: int, activation: str | None = None) -> sp.Ex
     with :math:`\det g = \frac{1}{2n^2}\sum_{j,k}\phi_j'^2\phi_k'^2 m_{jk}^2`. Generic activation: in the symbols
     :math:`a_j = \phi'_j, c_j = \phi''_j, w`; otherwise explicit in :math:`x`. Scalar.
     """
-    check_int(n, "n")
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(2, n)
     W = S.W
@@ -1086,8 +1084,8 @@ def shallow_ricci_tensor_formula(d: int, n: int, activation: str | None = None, 
     :func:`shallow_ricci_scalar`) substitutes a point before the algebra (a named activation's derivative values
     are then evaluated to 50 significant digits). Not simplified. Scalar.
     """
-    check_int(d, "d")
-    check_int(n, "n")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
     act = _check_activation(activation)
     S = shallow_symbols(d, n)
     a, c = _derivative_values(S, act, 1), _derivative_values(S, act, 2)
@@ -1125,7 +1123,7 @@ def prove_shallow_ricci_2d(n: int) -> bool:
     :math:`N/D^k` and the latter num/den, :math:`N\cdot\mathrm{den} - \mathrm{num}\cdot D^k = 0` is checked in the
     polynomial ring :math:`\mathbb Q[w, a, c, e]` (n = 2: both vanish). About 0.2 s for n = 3, 2 s for n = 4.
     """
-    check_int(n, "n", minimum=2)
+    check_int(n, "n", min=2)
     if n > 5:
         raise ValueError(f"n must be 2..5 (the proof is symbolic); got {n}")
     num, D, k = _shallow_ricci_fraction(2, n)
@@ -1139,10 +1137,9 @@ def random_shallow_point(d: int, n: int, seed: int = 0, *, derivatives: bool = T
     (so :math:`|z_j| \le d + 1` and explicit activations stay well conditioned) and, if ``derivatives``, nonzero
     rationals :math:`a_j, c_j, e_j \in [-2, 2]` (the first three derivatives of a generic activation at one
     point are independent numbers). Returns a dict Symbol -> Rational."""
-    check_int(d, "d")
-    check_int(n, "n")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
+    check_int(seed, "seed")
     rng = random.Random(seed)
     S = shallow_symbols(d, n)
 

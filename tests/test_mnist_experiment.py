@@ -135,11 +135,11 @@ def test_entropy_changes_distance_and_contrast():
 
 def test_mnist_preset_settings_and_errors():
     p, b = ex.MNIST_PRESETS["paper"], ex.MNIST_PRESETS["book"]
-    assert p["widths"] == (784, 2000, 10) and p["activation"] == "sigmoid" and p["init"] == "paper"
-    assert (p["optimizer"], p["lr"], p["weight_decay"], p["epochs"]) == ("adam", 1e-3, 1e-4, 200)
-    assert (p["line_steps"], p["plane_steps"], p["plane_digits"], p["source"]) == (64, 60, (7, 6, 1), "full")
-    assert b["widths"][1] >= 784 and b["epochs"] < p["epochs"] and b["source"] == "subset"
-    assert p["pairs"][0] == (7, 6) and len(p["pairs"]) >= 3
+    assert p.widths == (784, 2000, 10) and p.activation == "sigmoid" and p.init == "paper"
+    assert (p.optimizer, p.lr, p.weight_decay, p.epochs) == ("adam", 1e-3, 1e-4, 200)
+    assert (p.line_steps, p.plane_steps, p.plane_digits, p.source) == (64, 60, (7, 6, 1), "full")
+    assert b.widths[1] >= 784 and b.epochs < p.epochs and b.source == "subset"
+    assert p.pairs[0] == (7, 6) and len(p.pairs) >= 3
     for kw, name in ((dict(preset="tiny"), "preset"), (dict(width=100), "width"), (dict(line_steps=1), "line_steps"),
                      (dict(pairs=[(7, 7)]), "pairs"), (dict(init="xavier"), "init"), (dict(pixels="some"), "pixels"),
                      (dict(source="kaggle"), "source"), (dict(epochs=0), "epochs")):
@@ -159,7 +159,7 @@ def test_mnist_paper_code_path_smoke(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = ex.mnist("paper", **kw)
-    assert m.settings["init"] == "paper" and m.settings["source"] == "full" and m.epochs == [0, 1]
+    assert m.settings.init == "paper" and m.settings.source == "full" and m.epochs == [0, 1]
     assert m.x_test.shape == (40, 784) and set(m.anchors) == set(range(10))
     lg = m.lines[(7, 6)]
     assert lg.epochs == (0, 1) and lg.log_volume.shape == (2, 3) and lg.end_log_volume.shape == (2, 2)

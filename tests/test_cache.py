@@ -1,0 +1,103 @@
+"""paperlib.cache: the root is checked before any work; OS errors on reads are misses and on writes warnings."""
+
+import os
+import stat
+
+import pytest
+import torch
+
+from paperlib import cache, data, train
+from paperlib.cache import Cache, CacheError, CacheWarning
+
+ROOT = os.geteuid() == 0  # root ignores permission bits: those cases are simulated differently
+
+
+def test_root_must_be_a_writable_folder(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(CacheError, match="not a folder") as err:
+        Cache.open(f)
+    assert "PAPERLIB_CACHE" in str(err.value) and str(f) in str(err.value)
+    with pytest.raises(CacheError, match="cannot be created"):
+        Cache.open(f / "below")
+    created = Cache.open(tmp_path / "new" / "deep")
+    assert created.enabled and (tmp_path / "new" / "deep").is_dir()
+    assert not Cache.open(f, enabled=False).enabled  # a disabled cache checks nothing
+
+
+def test_read_only_root_is_refused(tmp_path, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if ROOT:  # root ignores permission bits: simulate the refusal of the write probe
+        def denied(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(cache.tempfile, "mkstemp", denied)
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(CacheError, match="not writable"):
+            Cache.open(ro)
+    finally:
+        ro.chmod(stat.S_IRWXU)
+
+
+def test_unwritable_root_fails_before_training(tmp_path, monkeypatch):
+    x, y = data.sinusoid(20, seed=0)
+    bad = tmp_path / "file"
+    bad.write_text("x")
+    monkeypatch.setenv("PAPERLIB_CACHE", str(bad))
+    calls = []
+    with pytest.raises(CacheError, match="not a folder"):
+        train.train(lambda: torch.nn.Linear(2, 2), (x, y), train.TrainConfig(epochs=2),
+                    callback=lambda e, m: calls.append(e))
+    assert calls == []  # refused before any epoch ran
+
+
+def test_entry_replaced_by_a_folder_is_a_miss_with_a_warning(tmp_path):
+    store = Cache.open(tmp_path)
+    k = cache.key({"what": "x"})
+    (tmp_path / "geometry" / f"{k}.pt").mkdir(parents=True)
+    with pytest.warns(CacheWarning, match="cannot be read"):
+        assert store.load("geometry", k) is None
+    with pytest.warns(CacheWarning, match="not cached"):
+        assert store.save("geometry", k, {"v": torch.ones(2)}) is False
+
+
+def test_write_failure_never_loses_a_finished_run(tmp_path, monkeypatch):
+    x, y = data.sinusoid(20, seed=0)
+    cfg = train.TrainConfig(epochs=3, batch_size=10)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.warns(CacheWarning, match="not cached"):
+        r = train.train(lambda: torch.nn.Linear(2, 2), (x, y), cfg, cache_dir=tmp_path)
+    assert r.source == "trained" and r.steps == 6 and sorted(r.snapshots) == [0, 3]
+    assert not [p for p in (tmp_path / "train").iterdir() if p.suffix == ".tmp"]  # no temporary files left
+    monkeypatch.undo()
+    again = train.train(lambda: torch.nn.Linear(2, 2), (x, y), cfg, cache_dir=tmp_path)
+    assert again.source == "trained"  # nothing was stored, so it trains again: and now stores
+    assert train.train(lambda: torch.nn.Linear(2, 2), (x, y), cfg, cache_dir=tmp_path).source == "cache"
+    for k in r.snapshots[3]:
+        assert torch.equal(r.snapshots[3][k], again.snapshots[3][k])
+
+
+def test_read_error_is_a_miss(tmp_path, monkeypatch):
+    store = Cache.open(tmp_path)
+    k = cache.key([1, 2])
+    assert store.save("geometry", k, {"v": torch.arange(3)})
+    assert torch.equal(store.load("geometry", k)["v"], torch.arange(3))
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(tmp_path), "read_bytes", denied)
+    with pytest.warns(CacheWarning, match="Permission denied"):
+        assert store.load("geometry", k) is None
+
+
+def test_key_and_fingerprint():
+    assert cache.key({"a": 1, "b": [1, 2]}) == cache.key({"b": [1, 2], "a": 1}) != cache.key({"a": 2, "b": [1, 2]})
+    with pytest.raises(TypeError, match="JSON"):
+        cache.key({"t": torch.ones(1)})
+    assert cache.fingerprint(torch.ones(2)) != cache.fingerprint(torch.ones(2, dtype=torch.float64))
