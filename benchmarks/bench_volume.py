@@ -4,6 +4,10 @@ Run: ``python benchmarks/bench_volume.py`` (prints a table; all routes timed in 
 best of ``--repeats``). The autodiff route is timed eagerly and with ``compile=True`` (after its one-off
 compilation, whose time is printed). Targets (issue 2): autodiff >= 50x and closed form >= 100x faster than the
 idiom; autodiff within 3x of the closed form.
+
+Then ``compile=True`` against eager mode on a small CNN (issue 10): Conv2d(3, 16, 3) - GELU - Conv2d(16, 32, 3,
+stride 2) - GELU - AdaptiveAvgPool2d(1) - Flatten on ``--cnn-batch`` 3 x 32 x 32 inputs (d = 3072, n = 32: reverse
+mode), top-``k = 32`` log volume element, in float32 and float64 (``--cnn-batch 0`` skips it).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import argparse
 import time
 
 import torch
+
+from torch import nn
 
 from paperlib import geometry, shallow
 
@@ -38,12 +44,39 @@ def interleaved_best(fns: dict, repeats: int) -> dict:
     return best
 
 
+def small_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 16, 3), nn.GELU(), nn.Conv2d(16, 32, 3, stride=2), nn.GELU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
+def cnn_compile_ratios(batch: int, repeats: int) -> None:
+    """``compile=True`` against eager mode on the small CNN, float32 and float64: best times and their ratio."""
+    net = small_cnn()
+    x = torch.randn(batch, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    print(f"\nsmall CNN (3x32x32 -> 32, d = 3072), {batch} points, log_volume_element(k=32), best of {repeats}")
+    print(f"{'dtype':10s} {'eager s':>9s} {'compiled s':>11s} {'eager / compiled':>17s} {'first call s':>13s} "
+          f"{'max |diff|':>11s}")
+    for dtype in (torch.float32, torch.float64):
+        t0 = time.perf_counter()
+        geometry.log_volume_element(net, x, k=32, dtype=dtype, compile=True)  # one-off compilation
+        first = time.perf_counter() - t0
+        best = interleaved_best({
+            "eager": lambda: geometry.log_volume_element(net, x, k=32, dtype=dtype),
+            "compiled": lambda: geometry.log_volume_element(net, x, k=32, dtype=dtype, compile=True),
+        }, repeats)
+        diff = float((best["eager"][1] - best["compiled"][1]).detach().abs().max())
+        print(f"{str(dtype).removeprefix('torch.'):10s} {best['eager'][0]:9.4f} {best['compiled'][0]:11.4f} "
+              f"{best['eager'][0] / best['compiled'][0]:17.2f} {first:13.1f} {diff:11.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--width", type=int, default=250)
     parser.add_argument("--grid", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--cnn-batch", type=int, default=64, help="points for the CNN compile comparison (0: skip)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,6 +110,9 @@ def main() -> None:
         print(f"ratios, autodiff {key}: autodiff {sec['idiom'] / sec[key]:.0f}x (target >= 50), closed form "
               f"{sec['idiom'] / sec['closed']:.0f}x (target >= 100) faster than the idiom; autodiff / closed form = "
               f"{sec[key] / sec['closed']:.2f} (target <= 3)")
+    print(f"compile=True on this map: eager / compiled = {sec['eager'] / sec['compiled']:.2f}")
+    if args.cnn_batch:
+        cnn_compile_ratios(args.cnn_batch, args.repeats)
 
 
 if __name__ == "__main__":

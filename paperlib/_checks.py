@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import torch
@@ -70,7 +71,7 @@ def check_int(value: object, name: str, *, min: int | None = None, max: int | No
     if value is None and none_ok:
         return None
     rng = _range_text(min, max) + (" or None" if none_ok else "")
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer{rng}; got {value!r}")
     if (min is not None and value < min) or (max is not None and value > max):
         raise ValueError(f"{name} must be an integer{rng}; got {value!r}")
@@ -86,7 +87,7 @@ def check_number(value: object, name: str, *, min: float | None = None, max: flo
     lo = "" if min is None else (f" > {min:g}" if open_min else f" >= {min:g}")
     hi = "" if max is None else f" <= {max:g}"
     rng = lo + (" and" if lo and hi else "") + hi + (" or None" if none_ok else "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number{rng}; got {value!r}")
     v = float(value)
     if not math.isfinite(v) or (min is not None and (v <= min if open_min else v < min)) or (
@@ -117,7 +118,7 @@ def check_ints(values: object, name: str, *, min: int | None = None, max: int | 
         raise error(f"{name} must be a {'non-empty ' if nonempty else ''}sequence of integers"
                     f"{_range_text(min, max)}; got {values!r}")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or (min is not None and v < min) or (
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or (min is not None and v < min) or (
                 max is not None and v > max):
             raise ValueError(f"{name} must hold integers{_range_text(min, max)}; got {values!r}")
     return tuple(int(v) for v in values)

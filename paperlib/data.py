@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import math
 import os
 import shutil
 from dataclasses import dataclass

@@ -6,15 +6,28 @@ space:
 .. math::  g_{\mu\nu}(x) = \sum_i \partial_\mu f_i(x)\, \partial_\nu f_i(x) = (J^\top J)_{\mu\nu},
            \qquad dV = \sqrt{\det g}\, d^d x .
 
-Feature maps are batched callables ``f: (B, *in_shape) -> (B, n)`` (an ``nn.Module`` works as it is; put it in
-``eval()`` mode first if it has batch norm or dropout). Inputs ``x`` have shape ``(B, *in_shape)``;
-``d = prod(in_shape)``. Jacobians are computed with :func:`torch.func.jvp` (forward mode, when ``d <= n``) or
-:func:`torch.func.vjp` (reverse mode, when ``d > n``) over the whole batch, batched over directions with
-:func:`torch.func.vmap`; ``chunk_size`` bounds how many points are differentiated at once. Geometry is computed
-in float64 by default: an ``nn.Module``'s parameters are cast for the computation only (the module itself is not
-modified). A plain callable must accept inputs of the requested ``dtype``. ``device="auto"`` uses CUDA when it
-is present. ``compile=True`` runs the derivatives through :func:`torch.compile` (worth it when a map is measured
-many times).
+Feature maps are batched callables ``f: (B, *in_shape) -> (B, n)`` (an ``nn.Module`` works as it is). Inputs
+``x`` have shape ``(B, *in_shape)``; ``d = prod(in_shape)``. Jacobians are computed with :func:`torch.func.jvp`
+(forward mode, when ``d <= n``) or :func:`torch.func.vjp` (reverse mode, when ``d > n``) over the whole batch,
+batched over directions with :func:`torch.func.vmap`; ``chunk_size`` bounds how many points are differentiated at
+once. Geometry is computed in float64 by default (float32 on request; other precisions are refused): an
+``nn.Module`` is evaluated with copies of its parameters and buffers, cast for the computation, so the module
+itself is never modified. A plain callable must accept inputs of the requested ``dtype``. ``device="auto"`` uses
+CUDA when it is present. ``compile=True`` runs the derivatives through :func:`torch.compile` (worth it when a
+map is measured many times).
+
+Checks made once per call, before any derivative. An ``nn.Module`` in training mode with a layer whose output
+depends on the mode (batch norm, instance norm with running statistics, dropout, recurrent or attention
+dropout) is refused with a ``ValueError`` that says to call ``.eval()``; ``train_mode="eval_copy"`` measures
+an eval-mode deep copy instead. Batch norm without running statistics couples the points of a batch in either
+mode and is always refused. (A custom layer that reads ``self.training`` itself, or a module called inside a plain
+function, cannot be seen: call ``.eval()``.) The map is evaluated on the first two points: it must return a
+floating tensor of the computation dtype with one row per point, ``(B, *out_shape)`` (flattened to ``n``
+features); a tuple or dict, integers, or a first dimension other than ``B`` (for instance an image ``x`` given
+without its batch dimension) raise an error that shows the shapes, and every chunk's row count is checked again.
+A top-``k`` log volume element that is ``-inf`` because ``J`` has numerical rank below ``k`` comes with a
+:class:`RankDeficiencyWarning`. ``torch.compile`` cannot trace forward-mode derivatives of batch norm (torch 2.13):
+with ``compile=True`` a module with batch norm is differentiated in reverse mode, and ``mode="forward"`` is refused.
 
 Volume elements and spectra come from the singular values of ``J``; in float64 with ``d <= n`` they are read off the
 eigenvalues of the ``d x d`` metric wherever that loses no digits, and from a QR + SVD of ``J`` elsewhere (see
@@ -25,18 +38,23 @@ All logarithms are base 10 unless ``base=`` says otherwise.
 
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
 import math
-from typing import Callable, Literal
+from typing import Callable, Literal, NamedTuple
 
 import torch
 from torch import nn
 from torch.func import functional_call, jacfwd, jacrev, jvp, vjp, vmap
 
-from ._checks import check_base, check_dtype, check_input, check_positive_int, resolve_device
+from ._checks import check_base, check_bool, check_choice, check_int
+from ._linalg import RankDeficiencyWarning, apply_policy, check_chunk_size, check_policy, check_rtol, chunk_slices
+from ._linalg import degenerate_points, gauss_parts, gauss_scalar, log_volume, prepare_input, safe_inverse
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 Mode = Literal["auto", "forward", "reverse"]
+TrainMode = Literal["raise", "eval_copy"]
 
 #: numbers held by the vmapped directions of one chunk when ``chunk_size=None`` (2**24 float64 = 128 MiB)
 _AUTO_CHUNK_NUMBERS = 1 << 24
@@ -50,17 +68,57 @@ __all__ = [
     "spectrum",
     "log_volume_element",
     "log_volume_from_singular_values",
+    "RankDeficiencyWarning",
 ]
 
 
-def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device):
+# -- the map: module state, training mode, output checks -----------------------------------------------------------
+
+
+def _mode_dependent(module: nn.Module) -> bool:
+    """Whether ``module``'s own output differs between training and eval mode (standard torch layers)."""
+    if isinstance(module, nn.modules.batchnorm._NormBase):  # batch norm, and instance norm with running stats
+        return module.track_running_stats or isinstance(module, nn.modules.batchnorm._BatchNorm)
+    if isinstance(module, (nn.modules.dropout._DropoutNd, nn.RNNBase, nn.MultiheadAttention)):
+        return module.dropout > 0 if hasattr(module, "dropout") else module.p > 0
+    return False
+
+
+def _eval_module(f: nn.Module, train_mode: str) -> tuple[nn.Module, bool]:
+    """``(module to evaluate, whether it is a private copy)``: ``f`` itself, or an eval-mode deep copy of it where
+    ``f`` is in training mode with mode-dependent layers and ``train_mode="eval_copy"`` (``ValueError`` with
+    ``"raise"``). Batch norm without running statistics is refused in either mode."""
+    for name, m in f.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.track_running_stats:
+            raise ValueError(
+                f"f has {type(m).__name__} at {name or 'the top level'!r} with track_running_stats=False: it "
+                "normalises every batch by that batch's own statistics, in eval mode too, so the points of a "
+                "batch are coupled and the geometry of one point is not defined. Use running statistics "
+                "(track_running_stats=True, then .eval())")
+    training = [f"{type(m).__name__} at {name or 'the top level'!r}" for name, m in f.named_modules()
+                if m.training and _mode_dependent(m)]
+    if not training:
+        return f, False
+    if train_mode == "raise":
+        raise ValueError(
+            f"f is in training mode ({', '.join(training[:3])}{', ...' if len(training) > 3 else ''}): there "
+            "batch norm couples the points of a batch and updates its running statistics, and dropout is "
+            "random, so the geometry would be wrong. Call f.eval() first, or pass train_mode='eval_copy' to "
+            "measure an eval-mode copy of f (f itself is left as it is)")
+    return copy.deepcopy(f).eval(), True
+
+
+def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_mode: str = "raise"):
     """``(f, state)``: a callable and the tensors it is evaluated with, cast to ``dtype`` on ``device``.
 
-    For an ``nn.Module``, ``state`` holds its parameters and buffers (the module itself is not modified) and the
-    map is evaluated by :func:`torch.func.functional_call`; for a plain callable ``state`` is ``None``.
+    For an ``nn.Module``, ``state`` holds copies of its parameters and buffers (so that nothing the call does,
+    such as a layer updating a buffer in place, reaches the module) and the map is evaluated by
+    :func:`torch.func.functional_call`; for a plain callable ``state`` is ``None``.
     """
+    check_choice(train_mode, "train_mode", ("raise", "eval_copy"))
     if isinstance(f, nn.Module):
-        state = {k: (v.to(dtype=dtype, device=device) if v.is_floating_point() else v.to(device))
+        f, private = _eval_module(f, train_mode)
+        state = {k: v.to(dtype=dtype if v.is_floating_point() else v.dtype, device=device, copy=not private)
                  for k, v in [*f.named_parameters(), *f.named_buffers()]}
         return f, state
     if not callable(f):
@@ -70,6 +128,110 @@ def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device):
 
 def _call(f: FeatureMap, state: dict | None, inp: torch.Tensor) -> torch.Tensor:
     return f(inp) if state is None else functional_call(f, state, (inp,))
+
+
+def _shape_error(out: torch.Tensor, inp: torch.Tensor) -> ValueError:
+    return ValueError(
+        f"f must return one row per point, shape (B, n) = ({inp.shape[0]}, n) for inputs of shape "
+        f"{tuple(inp.shape)}; it returned shape {tuple(out.shape)}. If x is a single point without its batch "
+        "dimension, pass x.unsqueeze(0); if f transposes its output or stacks the points, make it return (B, n)")
+
+
+def _check_output(out: object, inp: torch.Tensor) -> int:
+    """``n``, the number of features of ``out = f(inp)``, after checking that it is a floating tensor of
+    ``inp``'s dtype with first dimension ``B`` (errors name ``f`` and show the shapes)."""
+    if not isinstance(out, torch.Tensor):
+        hint = (" (for a model with several outputs, measure one: e.g. lambda x: model(x)[0])"
+                if isinstance(out, (tuple, list, dict)) else "")
+        raise TypeError(f"f must return a tensor of shape (B, n); it returned a {type(out).__name__}{hint}")
+    if not out.dtype.is_floating_point:
+        raise TypeError(f"f must return a floating tensor (its derivatives are measured); it returned {out.dtype}")
+    if out.dtype != inp.dtype:
+        raise TypeError(
+            f"f returned {out.dtype} for {inp.dtype} inputs: it must compute in its input's dtype (the "
+            "computation dtype, dtype=); a module is cast automatically, a plain callable must cast its constants")
+    if out.ndim == 0 or out.shape[0] != inp.shape[0]:
+        raise _shape_error(out, inp)
+    if out[0].numel() == 0:
+        raise ValueError(f"f returned no features: shape {tuple(out.shape)}")
+    return out[0].numel()
+
+
+def _probe(f: FeatureMap, state: dict | None, x: torch.Tensor) -> int:
+    """Evaluate the map on the first two points of ``x`` (without gradients) and check its output (once per
+    call); returns ``n``. Where the map fails on them but accepts ``x.unsqueeze(0)`` as one point,
+    ``ValueError`` says that ``x`` lacks its batch dimension; other exceptions raised by the map get a note
+    showing the shape it was called with."""
+    sample = x[:2]
+    try:
+        with torch.no_grad():
+            out = _call(f, state, sample)
+    except Exception as exc:
+        if _one_point(f, state, x):
+            raise _unbatched_error(x) from exc
+        exc.add_note(
+            f"paperlib.geometry: raised by f on the first points of x, x[:2] of shape {tuple(sample.shape)} and "
+            f"dtype {sample.dtype}; f must map (B, *in_shape) -> (B, n)")
+        raise
+    return _check_output(out, sample)
+
+
+def _one_point(f: FeatureMap, state: dict | None, x: torch.Tensor) -> bool:
+    """Whether the map takes all of ``x`` as one point: it returns two rows for two copies of ``x`` stacked."""
+    try:
+        with torch.no_grad():
+            out = _call(f, state, x.unsqueeze(0).expand(2, *x.shape))
+    except Exception:  # noqa: BLE001 -- any failure means: not a single point
+        return False
+    return isinstance(out, torch.Tensor) and out.ndim >= 1 and out.shape[0] == 2
+
+
+def _unbatched_error(x: torch.Tensor) -> ValueError:
+    return ValueError(
+        f"x of shape {tuple(x.shape)} lacks its batch dimension: f fails on x[:2] but accepts x.unsqueeze(0), "
+        f"shape {(1, *x.shape)}, as one point. Pass inputs of shape (B, *in_shape), e.g. x.unsqueeze(0) for a "
+        "single point")
+
+
+class _Bound(NamedTuple):
+    """A validated map and input, with the options of one call."""
+
+    f: FeatureMap
+    state: dict | None
+    x: torch.Tensor  # (B, *in_shape), cast
+    n: int
+    chunk_size: int | None
+    mode: str
+    compile: bool
+
+    @property
+    def d(self) -> int:
+        return math.prod(self.x.shape[1:])
+
+
+def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
+    """Validate every argument (the options first, then ``x``, then the map on two points) and bind them.
+
+    ``options`` are those of :func:`jacobian`, whose signature holds their defaults (``TypeError`` for another).
+    """
+    bound = inspect.signature(jacobian).bind(f, x, **options)
+    bound.apply_defaults()
+    o = bound.arguments
+    chunk_size = check_chunk_size(o["chunk_size"])
+    check_choice(o["mode"], "mode", ("auto", "forward", "reverse"))
+    check_bool(o["compile"], "compile")
+    x = prepare_input(x, "x", o["dtype"], o["device"])
+    fn, state = _as_function(f, x.dtype, x.device, o["train_mode"])
+    mode = o["mode"]
+    if o["compile"] and isinstance(f, nn.Module) and any(isinstance(m, nn.modules.batchnorm._NormBase)
+                                                         for m in f.modules()):
+        # torch.compile cannot trace forward-mode derivatives of batch norm (and a failed trace inside a torch.func
+        # transform leaves torch's transform state broken for the rest of the process): reverse mode compiles.
+        if mode == "forward":
+            raise ValueError(f"compile=True cannot compile forward-mode derivatives of batch norm in torch "
+                             f"{torch.__version__}: pass mode='reverse' (or 'auto') or compile=False")
+        mode = "reverse"
+    return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"])
 
 
 def _per_point(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -82,10 +244,14 @@ def _per_point(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor],
 
 
 def _rows(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``(B, d) -> (B, n)``: the batched map on flattened inputs and outputs."""
+    """``(B, d) -> (B, n)``: the batched map on flattened inputs and outputs (one row per point, checked)."""
 
     def rows(flat: torch.Tensor) -> torch.Tensor:
-        return fn(flat.reshape(flat.shape[0], *in_shape)).reshape(flat.shape[0], -1)
+        inp = flat.reshape(flat.shape[0], *in_shape)
+        out = fn(inp)
+        if out.ndim == 0 or out.shape[0] != flat.shape[0]:
+            raise _shape_error(out, inp)
+        return out.reshape(flat.shape[0], -1)
 
     return rows
 
@@ -131,8 +297,6 @@ _COMPILED: dict[str, Callable] = {}
 def _kernel(name: str, compile: bool) -> Callable:
     """The per-chunk kernel ``name``, or its ``torch.compile``-d version (created once per process; torch
     compiles it again only for a new map or a new chunk shape)."""
-    if not isinstance(compile, bool):
-        raise TypeError(f"compile must be True or False; got {compile!r}")
     if not compile:
         return _KERNELS[name]
     if name not in _COMPILED:  # static shapes: make_dual cannot trace symbolic sizes; chunks are padded instead
@@ -140,36 +304,29 @@ def _kernel(name: str, compile: bool) -> Callable:
     return _COMPILED[name]
 
 
-def _chunked(name, f, x, *, chunk_size=None, mode="auto", dtype=torch.float64, device="auto", compile=False):
-    """Run kernel ``name`` over ``x`` chunk by chunk (set-up and validation shared by :func:`jacobian` and
-    :func:`metric`).
+def _chunked(name: str, b: _Bound) -> torch.Tensor:
+    """Run kernel ``name`` over ``b.x`` chunk by chunk.
 
     Eager chunks are as large as the memory bound allows (each call has a fixed cost of about a millisecond).
     Compiled chunks are cache-sized (about ``2**18`` numbers of directional derivatives), a power of two when
     the batch is smaller, and the last one is padded with copies of the last point so that a map is compiled for
     one chunk shape only.
     """
-    x = check_input(x, "x", dtype=check_dtype(dtype), device=resolve_device(device))
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if mode not in ("auto", "forward", "reverse"):
-        raise ValueError(f"mode must be 'auto', 'forward' or 'reverse'; got {mode!r}")
-    kernel = _kernel(name, compile)
-    fn, state = _as_function(f, x.dtype, x.device)
-    in_shape = x.shape[1:]
-    flat = x.reshape(x.shape[0], -1)
-    batch, d = flat.shape
-    n = _output_size(fn, state, x[:1])
-    forward = d <= n if mode == "auto" else mode == "forward"
+    kernel = _kernel(name, b.compile)
+    in_shape = b.x.shape[1:]
+    flat = b.x.reshape(b.x.shape[0], -1)
+    batch, d, n = flat.shape[0], b.d, b.n
+    forward = d <= n if b.mode == "auto" else b.mode == "forward"
     numbers = (d if forward else n) * max(n, d)  # held by the directional derivatives of one point
-    if not compile:
-        chunk_size = chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
-        return torch.cat([kernel(fn, state, in_shape, chunk, forward) for chunk in flat.split(chunk_size)])
-    chunk_size = chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
+    if not b.compile:
+        chunk_size = b.chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
+        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward) for chunk in flat.split(chunk_size)])
+    chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
     if pad:
         flat = torch.cat([flat, flat[-1:].expand(pad, d)])
     # clone: torch.compile cannot make a dual tensor of a view with a storage offset
-    out = torch.cat([kernel(fn, state, in_shape, chunk.clone(), forward) for chunk in flat.split(chunk_size)])
+    out = torch.cat([kernel(b.f, b.state, in_shape, chunk.clone(), forward) for chunk in flat.split(chunk_size)])
     return out[:batch]
 
 
@@ -182,6 +339,7 @@ def jacobian(
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     compile: bool = False,
+    train_mode: TrainMode = "raise",
 ) -> torch.Tensor:
     r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
 
@@ -191,25 +349,31 @@ def jacobian(
     (or ``n`` VJPs) are batched with :func:`torch.func.vmap`.
 
     Args:
-        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape are flattened to ``n``).
+        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
+            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
         x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
         chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
             vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
             ``chunk * k * max(n, d)``; the map's own activations scale with it too.
         mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
-        dtype: computation dtype (default float64); ``None`` keeps ``x``'s dtype.
+        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
+            (which must be one of those two). Other precisions raise ``TypeError``.
         device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
         compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
-            with its JVPs and works in cache-sized chunks (``benchmarks/bench_volume.py``: about 3x faster on a
-            2-core CPU). The first call for a map and chunk shape compiles (seconds; on CPU it needs a C++
-            compiler); later calls reuse the compiled code, also for new weights of the same architecture.
-            Past ``torch._dynamo.config.recompile_limit`` (8) variants torch falls back to eager mode.
+            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
+            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
+            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
+            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
+            torch falls back to eager mode.
+        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
+            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
+            an eval-mode deep copy (``f`` is left in training mode, untouched).
 
     Returns:
         ``(B, n, d)`` tensor.
     """
-    return _chunked("jacobian", f, x, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
-                    compile=compile)
+    return _chunked("jacobian", _bind(f, x, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
+                                      compile=compile, train_mode=train_mode))
 
 
 def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -219,13 +383,13 @@ def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     stored.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``)
-            are passed on.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+            ``train_mode``) as there.
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
     """
-    return _chunked("metric", f, x, **kwargs)
+    return _chunked("metric", _bind(f, x, **kwargs))
 
 #: the metric's eigenvalues are used directly where :math:`\lambda_{min} \ge` this times :math:`\lambda_{max}`
 GRAM_RTOL = 1e-4
@@ -259,25 +423,23 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``)
-            are passed on.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+            ``train_mode``) as there.
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
     """
-    dtype, device = check_dtype(kwargs.pop("dtype", torch.float64)), resolve_device(kwargs.pop("device", "auto"))
-    x = check_input(x, "x", dtype=dtype, device=device)
-    kwargs.update(dtype=None, device=None)
-    d, n = math.prod(x.shape[1:]), _output_size(*_as_function(f, x.dtype, x.device), x[:1])
-    if x.dtype != torch.float64 or d > n:
-        return singular_values(jacobian(f, x, **kwargs))
-    g = metric(f, x, **kwargs)
-    lam = _eigenvalues_descending(g)
+    return _spectrum(_bind(f, x, **kwargs))
+
+
+def _spectrum(b: _Bound) -> torch.Tensor:
+    if b.x.dtype != torch.float64 or b.d > b.n:
+        return singular_values(_chunked("jacobian", b))
+    lam = _eigenvalues_descending(_chunked("metric", b))
     s = lam.clamp_min(0).sqrt()
     ill = ~(lam[:, -1] >= GRAM_RTOL * lam[:, 0])  # also NaN, and negative round-off
-    if bool(ill.any()):
-        kwargs["compile"] = False  # few points: not worth a compilation for their shape
-        s[ill] = singular_values(jacobian(f, x[ill], **kwargs))
+    if bool(ill.any()):  # few points: not worth a compilation for their shape
+        s[ill] = singular_values(_chunked("jacobian", b._replace(x=b.x[ill], compile=False)))
     return s
 
 
@@ -294,12 +456,6 @@ def _eigenvalues_descending(g: torch.Tensor) -> torch.Tensor:
     return torch.stack([big, small], -1)
 
 
-def _output_size(fn: FeatureMap, state: dict | None, sample: torch.Tensor) -> int:
-    """``n``: the number of features of the map at one sample ``(1, *in_shape)``."""
-    with torch.no_grad():
-        return _call(fn, state, sample).reshape(1, -1).shape[1]
-
-
 def log_volume_from_singular_values(
     s: torch.Tensor, *, d: int, k: int | None = None, base: float = 10
 ) -> torch.Tensor:
@@ -310,27 +466,16 @@ def log_volume_from_singular_values(
     ``k = None`` is the full determinant (``k = d``): it is :math:`-\infty` when ``J`` has rank below ``d``
     (in particular whenever ``n < d``). Singular values below the numerical-rank threshold
     ``max(n, d) * eps * s_max`` count as exact zeros, so a rank-deficient metric gives ``-inf``, never a large
-    negative number from round-off, and never NaN.
+    negative number from round-off, and never NaN. Where a given ``k`` exceeds that numerical rank the result is
+    ``-inf`` and one :class:`RankDeficiencyWarning` (a ``RuntimeWarning``) per call names ``k`` and the rank.
 
     Returns:
         ``(B,)`` tensor.
     """
     base = check_base(base)
-    m = s.shape[-1]
-    if k is None:
-        k_eff = d
-    else:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= m:
-            raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{m}; got {k!r}")
-        k_eff = k
-    eps = torch.finfo(s.dtype).eps
-    n_rows = max(m, d)
-    s_max = s[..., :1]
-    s = torch.where(s > n_rows * eps * s_max, s, torch.zeros_like(s))
-    logs = torch.log(s[..., : min(k_eff, m)]).sum(-1)
-    if k_eff > m:  # full determinant requested but rank <= n < d
-        logs = torch.full_like(logs, -math.inf)
-    return logs / math.log(base)
+    d = check_int(d, "d", min=1)
+    k = check_int(k, "k", min=1, max=s.shape[-1], none_ok=True)
+    return log_volume(s, d, k, base)
 
 
 def log_volume_element(
@@ -349,21 +494,25 @@ def log_volume_element(
                \log_b \sqrt{\textstyle\prod_{i \le k}\lambda_i(g)} = \sum_{i=1}^{k} \log_b s_i .
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``) are passed on.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+            ``train_mode``) as there.
         k: ``None`` for the full determinant; an integer in ``1..min(n, d)`` for the product of the top ``k``
             eigenvalues. A full metric of rank below ``d`` (e.g. any map with ``n < d``, or a ReLU map whose
             units are all inactive) has volume element 0 and gives ``-inf``: pass ``k`` to measure the volume
-            of the subspace the map does not collapse.
+            of the subspace the map does not collapse. A ``k`` above the numerical rank of ``J`` (e.g. ``k = 64``
+            behind a 32-channel bottleneck) also gives ``-inf``, with a :class:`RankDeficiencyWarning` that
+            names the rank found.
         base: logarithm base (default 10).
 
     Returns:
         ``(B,)`` tensor.
     """
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
-        raise ValueError(f"k must be None or a positive integer; got {k!r}")
-    s = spectrum(f, x, **kwargs)
-    d = math.prod(x.shape[1:])
-    return log_volume_from_singular_values(s, d=d, k=k, base=base)
+    k = check_int(k, "k", min=1, none_ok=True)
+    base = check_base(base)
+    b = _bind(f, x, **kwargs)
+    if k is not None and k > min(b.n, b.d):
+        raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{min(b.n, b.d)}; got {k!r}")
+    return log_volume(_spectrum(b), b.d, k, base)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -418,6 +567,10 @@ _CURVATURE_POLICY_DOC = r"""
 """
 
 
+_CURVATURE_NAMES = {"christoffel": "Christoffel symbols", "riemann": "Riemann tensor", "ricci": "Ricci tensor",
+                    "scalar": "Ricci scalar"}
+
+
 def _check_curvature_dim(d: int, argname: str) -> None:
     if d > MAX_CURVATURE_DIM:
         raise ValueError(
@@ -428,100 +581,20 @@ def _check_curvature_dim(d: int, argname: str) -> None:
         )
 
 
-def _check_policy(degenerate: str, method: str | None = None) -> None:
-    if degenerate not in ("raise", "nan"):
-        raise ValueError(f"degenerate must be 'raise' or 'nan'; got {degenerate!r}")
-    if method is not None and method not in ("gauss", "christoffel"):
-        raise ValueError(f"method must be 'gauss' or 'christoffel'; got {method!r}")
-
-
-def _check_rtol(rtol: float | None) -> float | None:
-    if rtol is None:
-        return None
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 <= rtol < 1:
-        raise ValueError(f"rtol must be None or a number in [0, 1); got {rtol!r}")
-    return float(rtol)
-
-
-def _degenerate_points(g: torch.Tensor, rtol: float) -> torch.Tensor:
-    r"""``(B,)`` bool: :math:`\lambda_{\min}(g) \le \mathrm{rtol}\,\lambda_{\max}(g)` (or non-finite ``g``).
-
-    ``g``: ``(B, d, d)`` symmetric. Closed form for ``d <= 2`` (fast), ``eigvalsh`` otherwise.
-    """
-    d = g.shape[-1]
-    finite = torch.isfinite(g).flatten(1).all(1)
-    g = torch.where(finite[:, None, None], g, torch.zeros_like(g))
-    if d == 1:
-        lam_min = lam_max = g[:, 0, 0]
-    elif d == 2:
-        half_tr = 0.5 * (g[:, 0, 0] + g[:, 1, 1])
-        det = g[:, 0, 0] * g[:, 1, 1] - g[:, 0, 1] * g[:, 1, 0]
-        lam_max = half_tr + torch.sqrt((half_tr.square() - det).clamp_min(0))
-        lam_min = det / torch.where(lam_max > 0, lam_max, torch.ones_like(lam_max))
-    else:
-        lam = torch.linalg.eigvalsh(g)
-        lam_min, lam_max = lam[:, 0], lam[:, -1]
-    return ~finite | ~(lam_max > 0) | (lam_min <= rtol * lam_max)
-
-
-def _safe_inverse(g: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
-    """Inverse of ``g: (B, d, d)``, with the identity substituted at ``bad`` points (their results are masked)."""
-    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
-    g = torch.where(bad[:, None, None], eye, g)
-    if g.shape[-1] == 2:  # explicit 2x2 inverse: much faster than a batched LAPACK call for tiny matrices
-        det = g[:, 0, 0] * g[:, 1, 1] - g[:, 0, 1] * g[:, 1, 0]
-        adj = torch.stack([torch.stack([g[:, 1, 1], -g[:, 0, 1]], -1),
-                           torch.stack([-g[:, 1, 0], g[:, 0, 0]], -1)], -2)
-        return adj / det[:, None, None]
-    return torch.linalg.inv(g)
-
-
-def _apply_policy(
-    out: torch.Tensor, flat: torch.Tensor, bad: torch.Tensor, degenerate: str, what: str, x: torch.Tensor
-) -> torch.Tensor:
-    """Exact zeros at ``flat`` points; ``degenerate`` policy at ``bad & ~flat`` points (see module notes)."""
-    shape = (-1,) + (1,) * (out.ndim - 1)
-    out = torch.where(flat.reshape(shape), torch.zeros_like(out), out)
-    undefined = bad & ~flat
-    if bool(undefined.any()):
-        idx = torch.nonzero(undefined).flatten()
-        if degenerate == "raise":
-            first = int(idx[0])
-            raise ValueError(
-                f"{what} is undefined at {idx.numel()} of {undefined.numel()} points of x (first: x[{first}] = "
-                f"{x[first].tolist()}): the metric is numerically rank-deficient there (lambda_min <= "
-                "rtol * lambda_max, e.g. saturated or inactive units). Pass degenerate='nan' to get NaN at those "
-                "points instead (e.g. to mask them in a plot)"
-            )
-        out = torch.where(undefined.reshape(shape), torch.full_like(out, math.nan), out)
-    return out
-
-
-def _chunk_slices(batch: int, chunk_size: int | None):
-    step = batch if chunk_size is None else chunk_size
-    return [slice(s, min(s + step, batch)) for s in range(0, batch, step)]
-
-
 # -- pullback maps: J and H by nested forward mode -----------------------------------------------------------------
 
 
-def _prepare_map(f, x, dtype, device, chunk_size, what: str):
-    x = check_input(x, "x", dtype=check_dtype(dtype), device=resolve_device(device))
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
-    fn = functools.partial(_call, *_as_function(f, x.dtype, x.device))
-    in_shape = x.shape[1:]
-    batch, d = x.shape[0], math.prod(in_shape)
+def _prepare_map(f, x, dtype, device, chunk_size, what: str, train_mode: str):
+    b = _bind(f, x, chunk_size=chunk_size, dtype=dtype, device=device, train_mode=train_mode)
+    in_shape, n, d = b.x.shape[1:], b.n, b.d
     _check_curvature_dim(d, "x")
-    single = _per_point(fn, in_shape)
-    flat = x.reshape(batch, d)
-    with torch.no_grad():
-        n = single(flat[0]).numel()
     if n < d:
         raise ValueError(
             f"f maps to n = {n} features but x has d = {d} input dimensions: the pullback metric has rank "
             f"<= n < d everywhere, so the {what} is undefined"
         )
-    return flat, fn, in_shape, single, n, d, chunk_size
+    fn = functools.partial(_call, b.f, b.state)
+    return b.x.reshape(-1, d), fn, in_shape, _per_point(fn, in_shape), n, d, b.chunk_size
 
 
 def _batched_jets(rows: Callable[[torch.Tensor], torch.Tensor], flat: torch.Tensor):
@@ -539,37 +612,6 @@ def _batched_jets(rows: Callable[[torch.Tensor], torch.Tensor], flat: torch.Tens
 
     J, H = vmap(lambda u: jvp(columns, (flat,), (u,)), out_dims=(0, 3))(basis)
     return J[0], H
-
-
-def _gauss_parts(J: torch.Tensor, H: torch.Tensor, rtol: float):
-    r"""Metric, its inverse, flags, and the Gram matrix of the normal parts of the second derivatives.
-
-    With :math:`T_{\lambda\mu\nu} = \sum_i J_{i\lambda} H_{i\mu\nu}` (Christoffel symbols of the first kind) and
-    :math:`N = P H = H - J g^{-1} T` (never forming the ``n x n`` projector :math:`P = I - J g^{-1} J^\top`),
-    returns ``A[b, (mu, rho), (nu, sigma)] = <N_{mu rho}, N_{nu sigma}>`` of shape ``(B, d^2, d^2)``. Forming
-    ``N`` explicitly (rather than :math:`H^\top H - T^\top g^{-1} T`) avoids cancelling large tangential terms.
-    """
-    batch, n, d = J.shape
-    Hf = H.reshape(batch, n, d * d)
-    Jt = J.transpose(1, 2)
-    g = Jt @ J
-    bad = _degenerate_points(g, rtol)
-    flat = ~Hf.reshape(batch, -1).any(1)
-    G = _safe_inverse(g, bad)
-    T = Jt @ Hf  # (B, d, d^2)
-    N = Hf - J @ (G @ T)
-    A = N.transpose(1, 2) @ N
-    return g, G, T, A, bad, flat
-
-
-def _gauss_scalar(A: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
-    r""":math:`R = g^{\mu\rho} g^{\nu\sigma}(A_{\mu\rho,\nu\sigma} - A_{\mu\sigma,\nu\rho})`
-    :math:`= \sum_i [(\operatorname{tr} g^{-1} N_i)^2 - \operatorname{tr}(g^{-1} N_i g^{-1} N_i)]`."""
-    batch, d = G.shape[0], G.shape[-1]
-    vg = G.reshape(batch, d * d, 1)
-    first = (vg.transpose(1, 2) @ A @ vg).reshape(batch)
-    second = torch.einsum("bmrns,bms,bnr->b", A.reshape(batch, d, d, d, d), G, G)
-    return first - second
 
 
 def _gauss_riemann(A: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
@@ -608,9 +650,9 @@ def _christoffel_parts(g: torch.Tensor, dg: torch.Tensor, d2g: torch.Tensor, rto
     - \partial_\rho g_{\kappa\alpha}\Gamma^\alpha_{\mu\nu})`. Returns ``Gamma[b, l, m, n]``,
     ``dGamma[b, l, m, n, r] = d_r Gamma^l_{mn}``, ``G = g^{-1}``, flags.
     """
-    bad = _degenerate_points(g, rtol)
+    bad = degenerate_points(g, rtol)
     flat = (dg == 0).flatten(1).all(1) & (d2g == 0).flatten(1).all(1)
-    G = _safe_inverse(g, bad)
+    G = safe_inverse(g, bad)
     first = 0.5 * (torch.einsum("bknm->bkmn", dg) + dg - torch.einsum("bmnk->bkmn", dg))  # [b,k,m,n]
     gamma = torch.einsum("blk,bkmn->blmn", G, first)
     dfirst = 0.5 * (torch.einsum("bknmr->bkmnr", d2g) + d2g - torch.einsum("bmnkr->bkmnr", d2g))
@@ -635,10 +677,10 @@ def _ricci_from_riemann(rie: torch.Tensor) -> torch.Tensor:
 def _prepare_metric(gfun, x, dtype, device, chunk_size):
     if not callable(gfun):
         raise TypeError(f"gfun must be a callable metric function (d,) -> (d, d); got {type(gfun).__name__}")
-    x = check_input(x, "x", dtype=check_dtype(dtype), device=resolve_device(device))
+    chunk_size = check_chunk_size(chunk_size)
+    x = prepare_input(x, "x", dtype, device)
     if x.ndim != 2:
         raise ValueError(f"x must have shape (B, d) for a metric function; got {tuple(x.shape)}")
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
     _check_curvature_dim(x.shape[1], "x")
     return x, chunk_size
 
@@ -652,13 +694,13 @@ def _metric_chunk(gfun, xc: torch.Tensor, rtol: float):
 
 
 def _metric_curvature(gfun, x, what: str, *, chunk_size, rtol, degenerate, dtype, device) -> torch.Tensor:
-    _check_policy(degenerate)
-    rtol = _check_rtol(rtol)
+    check_policy(degenerate)
+    rtol = check_rtol(rtol)
     x, chunk_size = _prepare_metric(gfun, x, dtype, device, chunk_size)
     d = x.shape[1]
     rtol = d * torch.finfo(x.dtype).eps if rtol is None else rtol
     outs, flats, bads = [], [], []
-    for sl in _chunk_slices(x.shape[0], chunk_size):
+    for sl in chunk_slices(x.shape[0], chunk_size):
         gamma, dgamma, G, bad, flat = _metric_chunk(gfun, x[sl], rtol)
         if what == "christoffel":
             out = gamma
@@ -670,17 +712,15 @@ def _metric_curvature(gfun, x, what: str, *, chunk_size, rtol, degenerate, dtype
                 ric = _ricci_from_riemann(rie)
                 out = ric if what == "ricci" else torch.einsum("bsn,bsn->b", G, ric)
         outs.append(out), flats.append(flat), bads.append(bad)
-    names = {"christoffel": "Christoffel symbols", "riemann": "Riemann tensor", "ricci": "Ricci tensor",
-             "scalar": "Ricci scalar"}
-    return _apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, names[what], x)
+    return apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, _CURVATURE_NAMES[what], x)
 
 
-def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dtype, device) -> torch.Tensor:
-    _check_policy(degenerate, method)
-    rtol = _check_rtol(rtol)
-    names = {"christoffel": "Christoffel symbols", "riemann": "Riemann tensor", "ricci": "Ricci tensor",
-             "scalar": "Ricci scalar"}
-    flat_x, fn, in_shape, single, n, d, chunk_size = _prepare_map(f, x, dtype, device, chunk_size, names[what])
+def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dtype, device,
+                   train_mode) -> torch.Tensor:
+    check_policy(degenerate, method)
+    rtol = check_rtol(rtol)
+    flat_x, fn, in_shape, single, n, d, chunk_size = _prepare_map(f, x, dtype, device, chunk_size,
+                                                                     _CURVATURE_NAMES[what], train_mode)
     rtol = max(n, d) * torch.finfo(flat_x.dtype).eps if rtol is None else rtol
     if method == "christoffel" and what != "christoffel":
         inner = jacfwd(single) if d <= n else jacrev(single)
@@ -695,18 +735,18 @@ def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dty
     if chunk_size is None:  # cache-sized chunks: much faster on CPU than one huge vmap
         chunk_size = max(16, _AUTO_CHUNK_ELEMENTS // (n * d * d))
     outs, flats, bads = [], [], []
-    for sl in _chunk_slices(flat_x.shape[0], chunk_size):
+    for sl in chunk_slices(flat_x.shape[0], chunk_size):
         J, H = _batched_jets(rows, flat_x[sl])
-        g, G, T, A, bad, flat = _gauss_parts(J, H, rtol)
+        g, G, T, A, bad, flat = gauss_parts(J, H, rtol)
         if what == "christoffel":
             out = (G @ T).reshape(-1, d, d, d)
         elif what == "scalar":
-            out = _gauss_scalar(A, G)
+            out = gauss_scalar(A, G)
         else:
             rie = _gauss_riemann(A, G)
             out = rie if what == "riemann" else _ricci_from_riemann(rie)
         outs.append(out), flats.append(flat), bads.append(bad)
-    return _apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, names[what], flat_x)
+    return apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, _CURVATURE_NAMES[what], flat_x)
 
 
 def _curvature_doc(args: str):
@@ -733,7 +773,7 @@ _MAP_ARGS_DOC = r"""
             at once for the Christoffel route.
         rtol: relative eigenvalue threshold for degenerate metrics (default ``max(n, d) * eps``).
         degenerate: ``"raise"`` (default) or ``"nan"``; see *Degenerate points*.
-        dtype, device: as in :func:`jacobian` (float64 by default).
+        dtype, device, train_mode: as in :func:`jacobian` (float64 by default).
 """
 
 _METRIC_ARGS_DOC = r"""
@@ -760,6 +800,7 @@ def christoffel_symbols(
     degenerate: DegeneratePolicy = "raise",
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
+    train_mode: TrainMode = "raise",
 ) -> torch.Tensor:
     r"""Christoffel symbols :math:`\Gamma^\lambda_{\mu\nu}` of the pullback metric of ``f``.
 
@@ -776,7 +817,7 @@ def christoffel_symbols(
         ``(B, d, d, d)`` tensor ``Gamma[b, l, mu, nu]``, symmetric in ``mu, nu``.
     """
     return _map_curvature(f, x, "christoffel", method="gauss", chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -790,6 +831,7 @@ def riemann_tensor(
     degenerate: DegeneratePolicy = "raise",
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
+    train_mode: TrainMode = "raise",
 ) -> torch.Tensor:
     r"""Riemann tensor :math:`R^\rho{}_{\sigma\mu\nu}` of the pullback metric of ``f``.
 
@@ -813,7 +855,7 @@ def riemann_tensor(
         ``(B, d, d, d, d)`` tensor ``R[b, rho, sigma, mu, nu]``, antisymmetric in ``mu, nu``.
     """
     return _map_curvature(f, x, "riemann", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -827,6 +869,7 @@ def ricci_tensor(
     degenerate: DegeneratePolicy = "raise",
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
+    train_mode: TrainMode = "raise",
 ) -> torch.Tensor:
     r"""Ricci tensor :math:`R_{\mu\nu} = R^\rho{}_{\mu\rho\nu}` of the pullback metric of ``f``.
 
@@ -837,7 +880,7 @@ def ricci_tensor(
         ``(B, d, d)`` symmetric tensor.
     """
     return _map_curvature(f, x, "ricci", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -851,6 +894,7 @@ def ricci_scalar(
     degenerate: DegeneratePolicy = "raise",
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
+    train_mode: TrainMode = "raise",
 ) -> torch.Tensor:
     r"""Ricci scalar :math:`R = g^{\mu\nu} R_{\mu\nu}` of the pullback metric of ``f``, by autodiff.
 
@@ -876,7 +920,7 @@ def ricci_scalar(
         ``(B,)`` tensor.
     """
     return _map_curvature(f, x, "scalar", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
 
 
 @_curvature_doc(_METRIC_ARGS_DOC)

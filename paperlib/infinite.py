@@ -98,7 +98,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from . import activations as _act
-from ._checks import check_base, check_dtype, check_input, resolve_device
+from ._checks import check_base, check_choice, check_dtype, check_input, check_int, check_number, resolve_device
 
 __all__ = [
     "SMOOTH",
@@ -270,21 +270,15 @@ def _terms(
 def _check_scale(value: object, name: str, *, allow_zero: bool) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}; got {value!r}")
-    return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
+        value = float(value)  # numpy scalars and other reals
+    return check_number(value, name, min=0, open_min=not allow_zero)
 
 
 def _check_method(activation: str, method: str, nodes: int) -> str:
     _act.check_name(activation)
-    if not isinstance(method, str) or method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 9:
-        raise ValueError(f"nodes must be an integer >= 9; got {nodes!r}")
+    check_choice(method, "method", _METHODS)
+    check_int(nodes, "nodes", min=9)
     if method == "auto":
         return "closed" if activation in ("erf", "linear", "relu") else "quadrature"
     if method == "closed" and activation not in ("erf", "linear", "relu"):

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from . import activations as _act
-from ._checks import check_base, check_dtype, check_input, check_positive_int, resolve_device
-from .geometry import _apply_policy, _check_policy, _check_rtol, _chunk_slices, _degenerate_points
-from .geometry import _gauss_parts, _gauss_scalar, _safe_inverse, log_volume_from_singular_values
+from ._checks import check_base, check_choice, check_float_dtype, check_input, check_int, check_number
+from ._linalg import apply_policy, check_chunk_size, check_policy, check_rtol, chunk_slices, degenerate_points
+from ._linalg import gauss_parts, gauss_scalar, log_volume, prepare_input
 
 #: points per batched QR/SVD when ``chunk_size=None``: about this many Jacobian entries (chunk * n * d) at once
 _CHUNK_ELEMENTS = 1 << 22
@@ -57,12 +57,12 @@ def random_network(
     Returns:
         ``W: (n, d)``, ``b: (n,)``.
     """
-    check_positive_int(d, "d", allow_none=False)
-    check_positive_int(n, "n", allow_none=False)
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive; got {sigma!r}")
-    if not zeta >= 0:
-        raise ValueError(f"zeta must be non-negative; got {zeta!r}")
+    check_int(d, "d", min=1)
+    check_int(n, "n", min=1)
+    sigma = check_number(sigma, "sigma", min=0, open_min=True)
+    zeta = check_number(zeta, "zeta", min=0)
+    check_int(seed, "seed")
+    check_float_dtype(dtype)
     gen = torch.Generator().manual_seed(seed)
     W = sigma * torch.randn(n, d, generator=gen, dtype=dtype)
     b = zeta * torch.randn(n, generator=gen, dtype=dtype)
@@ -73,7 +73,7 @@ def _check_params(
     W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, activation: str, dtype, device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     _act.check_name(activation)
-    W = check_input(W, "W", dtype=check_dtype(dtype), device=resolve_device(device))
+    W = prepare_input(W, "W", dtype, device)
     if W.ndim != 2:
         raise ValueError(f"W must have shape (n, d); got {tuple(W.shape)}")
     n, d = W.shape
@@ -223,9 +223,8 @@ def spectrum(
     Returns:
         ``(B, min(n, d))`` tensor, descending.
     """
-    if method not in ("svd", "jacobi"):
-        raise ValueError(f"method must be 'svd' or 'jacobi'; got {method!r}")
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_choice(method, "method", ("svd", "jacobi"))
+    chunk_size = check_chunk_size(chunk_size)
     W, b, x = _check_params(W, b, x, activation, dtype, device)
     n, d = W.shape
     if n < d:
@@ -313,7 +312,9 @@ def log_volume_element(
       :math:`\log_b\sqrt{\det g} = \sum_{i=1}^d \log_b |R_{ii}|`. Cheaper than an SVD, and it keeps relative
       accuracy when the slopes or the weight columns span many orders of magnitude (e.g. the weights of an MNIST
       network on always-blank pixels); the sigmoid's slope is evaluated in log space, so it never rounds to 0.
-    - ``k`` given: the sum of the logs of the top ``k`` singular values (see :func:`spectrum`).
+    - ``k`` given: the sum of the logs of the top ``k`` singular values (see :func:`spectrum`); where ``k``
+      exceeds the numerical rank of ``J`` the result is ``-inf`` with one
+      :class:`paperlib.geometry.RankDeficiencyWarning` per call naming the rank found.
 
     ``n < d`` (with ``k = None``) or exactly vanishing slopes (all ReLU units inactive) give ``-inf``, never NaN;
     pass ``k`` for a pseudo-determinant.
@@ -329,15 +330,15 @@ def log_volume_element(
     base = check_base(base)
     W, b, x = _check_params(W, b, x, activation, dtype, device)
     n, d = W.shape
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    chunk_size = check_chunk_size(chunk_size)
+    k = check_int(k, "k", min=1, max=min(n, d), none_ok=True)
     if k is None and d == 2:
         return _log_volume_2d(W, b, x, activation) / math.log(base)
     if k is None and n >= d:
         logs = [torch.log(R.diagonal(dim1=-2, dim2=-1).abs()).sum(-1)
                 for R in _triangular_factors(W, b, x, activation, chunk_size)]
         return torch.cat(logs) / math.log(base)
-    s = spectrum(W, b, x, activation, chunk_size=chunk_size, dtype=None, device=None)
-    return log_volume_from_singular_values(s, d=d, k=k, base=base)
+    return log_volume(spectrum(W, b, x, activation, chunk_size=chunk_size, dtype=None, device=None), d, k, base)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def _tensor_kernel(W2, W3, d1, d2, n, d, rtol):
     c = d1 * d2 / n
     g = ((d1 * d1 / n) @ W2).view(-1, d, d)
     T = (c @ W3).view(-1, d, d, d)
-    bad = _degenerate_points(g, rtol)
+    bad = degenerate_points(g, rtol)
     flat = (c == 0).all(1)
     Li = _inverse_cholesky(g, bad)
     # hat T_{ijk} = Li_{ia} Li_{jm} Li_{kn} T_{amn}: components of T in an orthonormal frame of g
@@ -397,9 +398,9 @@ def _gauss_kernel(W, d1, d2, n, rtol):
     s = 1.0 / math.sqrt(n)
     J = (d1 * s).unsqueeze(-1) * W
     H = (d2 * s)[:, :, None, None] * (W.unsqueeze(-1) * W.unsqueeze(-2))
-    _, G, _, A, bad, _ = _gauss_parts(J, H, rtol)
+    _, G, _, A, bad, _ = gauss_parts(J, H, rtol)
     flat = (d1 * d2 == 0).all(1)
-    return _gauss_scalar(A, G), flat, bad
+    return gauss_scalar(A, G), flat, bad
 
 
 def _det2(g: torch.Tensor) -> torch.Tensor:
@@ -410,7 +411,7 @@ def _closed_form_2d_kernel(W, W2, M2, d1, d2, n, rtol):
     r"""d = 2 closed form on a chunk, contracted to :math:`O(n^2)` per point (see :func:`ricci_scalar`)."""
     a, C = d1 * d1, d1 * d2
     g = ((a / n) @ W2).view(-1, 2, 2)
-    bad = _degenerate_points(g, rtol)
+    bad = degenerate_points(g, rtol)
     flat = (C == 0).all(1)
     g = torch.where(bad[:, None, None], torch.eye(2, dtype=g.dtype, device=g.device).expand_as(g), g)
     U = C.unsqueeze(-1) * W  # (B, n, 2): C_j w_{ja}
@@ -429,7 +430,7 @@ def _triple_sum_kernel(m, M2, W2, d1, d2, n, rtol):
     """
     a, C = d1 * d1, d1 * d2
     g = ((a / n) @ W2).view(-1, 2, 2)
-    bad = _degenerate_points(g, rtol)
+    bad = degenerate_points(g, rtol)
     flat = (C == 0).all(1)
     block = max(1, _TRIPLE_SUM_ELEMENTS // (a.shape[0] * n * n))
     S = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
@@ -524,11 +525,10 @@ def ricci_scalar(
     Returns:
         ``(B,)`` tensor.
     """
-    if method not in ("tensor", "gauss", "closed_form_2d", "triple_sum"):
-        raise ValueError(f"method must be 'tensor', 'gauss', 'closed_form_2d' or 'triple_sum'; got {method!r}")
-    _check_policy(degenerate)
-    rtol = _check_rtol(rtol)
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_choice(method, "method", ("tensor", "gauss", "closed_form_2d", "triple_sum"))
+    check_policy(degenerate)
+    rtol = check_rtol(rtol)
+    chunk_size = check_chunk_size(chunk_size)
     W, b, x = _check_params(W, b, x, activation, dtype, device)
     n, d = W.shape
     if n < d:
@@ -557,8 +557,8 @@ def ricci_scalar(
             kernel = lambda d1, d2: _triple_sum_kernel(m, M2, W2, d1, d2, n, rtol)  # noqa: E731
             chunk_size = chunk_size or max(1, _TRIPLE_SUM_ELEMENTS // (n**3))
     outs, flats, bads = [], [], []
-    for sl in _chunk_slices(x.shape[0], chunk_size):
+    for sl in chunk_slices(x.shape[0], chunk_size):
         _, d1, d2 = _act.derivatives(activation, preactivations(W, b, x[sl]), order=2)
         out, flat, bad = kernel(d1, d2)
         outs.append(out), flats.append(flat), bads.append(bad)
-    return _apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, "Ricci scalar", x)
+    return apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, "Ricci scalar", x)

@@ -121,7 +121,7 @@ def test_top_k_pseudo_determinant():
         ({"x": torch.randn(0, 2)}, ValueError, "empty"),
         ({"k": 0}, ValueError, "k"),
         ({"k": 3}, ValueError, "k"),
-        ({"k": 1.5}, ValueError, "k"),
+        ({"k": 1.5}, TypeError, "k"),
         ({"base": 1}, ValueError, "base"),
         ({"base": -2.0}, ValueError, "base"),
         ({"chunk_size": 0}, ValueError, "chunk_size"),

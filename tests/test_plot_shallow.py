@@ -1,4 +1,5 @@
-"""paperlib.plot curvature figures: volume element and Ricci scalar side by side, hidden-unit hyperplanes."""
+"""paperlib.plot.shallow: figures of chapters 3-4 (infinite-width radial profiles; volume element and Ricci scalar
+side by side with hidden-unit hyperplanes)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from paperlib import data, plot
+from paperlib import data, infinite, plot
 
 
 @pytest.fixture()
@@ -90,7 +91,7 @@ def test_draw_hyperplanes_keeps_limits():
         ({"hyperplanes": [([[1.0, 0.0]], [0.0]), None]}, TypeError),
     ],
 )
-def test_bad_input(grid, kwargs, exc):
+def test_volume_ricci_figure_bad_input(grid, kwargs, exc):
     args = {"rows": _rows(grid), **kwargs}
     rows = args.pop("rows")
     with pytest.raises(exc):
@@ -105,3 +106,49 @@ def test_draw_hyperplanes_bad_input():
         plot.draw_hyperplanes(ax, torch.ones(2), torch.zeros(2))
     with pytest.raises(ValueError, match="b"):
         plot.draw_hyperplanes(ax, torch.ones(2, 2), torch.zeros(1))
+
+
+def test_profiles_layout_labels_and_one_curve_per_setting():
+    settings = [(1.0, 0.0), (2.0, 0.5)]
+    fig = plot.infinite_width_profiles(["erf", "relu"], settings, d=3, radius=2.0, points=11)
+    assert isinstance(fig, Figure)
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert axes[0, 0].get_ylabel() == plot.LOG_VOLUME_LABEL and axes[1, 0].get_ylabel() == plot.RICCI_LABEL
+    assert axes[0, 1].get_title() == "relu, d = 3"
+    for ax in axes.ravel():
+        assert len(ax.get_lines()) >= len(settings)
+    assert len(axes[0, 0].get_legend().get_texts()) == len(settings)
+
+
+def test_profile_curves_are_the_infinite_width_values():
+    fig = plot.infinite_width_profiles("sigmoid", [(1.5, 0.5)], d=2, radius=3.0, points=7)
+    top, bottom = fig.axes
+    r, logv = top.get_lines()[0].get_data()
+    _, ricci = bottom.get_lines()[0].get_data()
+    np.testing.assert_allclose(r, np.linspace(0.0, 3.0, 7))
+    x = torch.stack([torch.as_tensor(r), torch.zeros(7, dtype=torch.float64)], -1)
+    np.testing.assert_allclose(logv, infinite.log_volume_element(x, "sigmoid", sigma=1.5, zeta=0.5).numpy())
+    np.testing.assert_allclose(ricci, infinite.ricci_scalar(x, "sigmoid", sigma=1.5, zeta=0.5).numpy())
+    assert (ricci[1:] < 0).all()  # sigmoid: negative curvature away from the origin
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        ({"activations": "swish"}, ValueError),
+        ({"activations": []}, ValueError),
+        ({"settings": []}, ValueError),
+        ({"settings": [(1.0,)]}, ValueError),
+        ({"settings": [(0.0, 1.0)]}, ValueError),
+        ({"settings": [(1.0, -1.0)]}, ValueError),
+        ({"d": 0}, ValueError),
+        ({"d": 2.0}, TypeError),
+        ({"radius": 0.0}, ValueError),
+        ({"radius": float("inf")}, ValueError),
+        ({"points": 1}, ValueError),
+    ],
+)
+def test_profiles_bad_input(kwargs, exc):
+    args = {"activations": "erf", **kwargs}
+    with pytest.raises(exc):
+        plot.infinite_width_profiles(args.pop("activations"), **args)

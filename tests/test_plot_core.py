@@ -1,37 +1,81 @@
-"""paperlib.plot: interpolation lines with inset images, plane panels, ternary plots and spectra."""
+"""paperlib.plot.core: heat maps with colour bars and decision boundaries, line, plane and ternary panels,
+spectra, the epoch slider."""
+
+import warnings
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
+from plot_fakes import decision_field, line_geometry, plane_geometry
 
-from paperlib import experiments as ex, plot, slices
-
-
-def _line_geometry(steps=16):
-    g = torch.Generator().manual_seed(0)
-    x1, x2 = torch.rand(784, generator=g), torch.rand(784, generator=g)
-    ln = slices.line(x1, x2, steps)
-    t = ln.t
-    lv = torch.stack([-(t - 0.5) ** 2, -10 * (t - 0.6) ** 2])
-    pred = torch.stack([torch.full((steps,), 3), torch.where(t < 0.55, 7, 6)])
-    return ex.LineGeometry((7, 6), ln, (0, 5), lv, lv[:, :2], pred, torch.ones(2, steps))
+from paperlib import data, plot, slices
 
 
-def _plane_geometry(steps=14):
-    g = torch.Generator().manual_seed(1)
-    pl = slices.plane(*(torch.rand(1, 28, 28, generator=g) for _ in range(3)), steps)
-    a, b = pl.coords[:, 0], pl.coords[:, 1]
-    lv = torch.stack([-(a**2 + b**2), -(a - 0.2) ** 2 - b**2])
-    pred = torch.stack([pl.ternary.argmax(1), pl.ternary.argmax(1) + 3])
-    ent = torch.stack([torch.rand(steps * steps, generator=g), torch.zeros(steps * steps)])  # includes H = 0
-    return ex.PlaneGeometry((7, 6, 1), pl, (0, 5), lv, pred, ent)
+@pytest.fixture()
+def grid():
+    return data.grid(-1, 1, 16)
+
+
+def test_log_volume_map_has_labelled_colorbar_and_boundary(grid):
+    lv = grid.image(-grid.points.norm(dim=1))
+    ax = plot.log_volume_map(lv, grid, boundary=decision_field(grid), title="t")
+    assert ax.get_title() == "t" and len(ax.figure.axes) == 2  # map + colour bar
+    assert ax.figure.axes[1].get_ylabel() == plot.LOG_VOLUME_LABEL
+    assert len(ax.collections) == 1  # the red contour
+    ax2 = plot.log_volume_map(lv, grid, boundary=torch.ones(grid.shape))  # no crossing: nothing drawn, no warning
+    assert len(ax2.collections) == 0
+
+
+def test_ricci_map_is_centred_and_clipped(grid):
+    R = grid.image(grid.points[:, 0] * 10)
+    R[0, 0] = 1e6
+    R[1, 1] = float("nan")
+    ax = plot.ricci_map(R, grid, percentile=90)
+    norm = ax.images[0].norm
+    assert norm.vcenter == 0 and norm.vmin == -norm.vmax and norm.vmax < 1e6
+    assert plot.ricci_limit(torch.zeros(3)) == 1.0
+    with pytest.raises(ValueError, match="percentile"):
+        plot.ricci_limit(R, 0)
+
+
+def test_prediction_map_and_existing_axes(grid):
+    fig, ax = plt.subplots()
+    p = torch.sigmoid(5 * decision_field(grid))
+    x, y = data.sinusoid(20)
+    out = plot.prediction_map(p, grid, ax=ax, data=(x, y))
+    assert out is ax and len(ax.collections) == 3  # contour + two scatter sets
+
+
+def test_epoch_slider_redraws(grid):
+    drawn = []
+
+    def draw(epoch):
+        drawn.append(epoch)
+        fig, ax = plt.subplots()
+        ax.set_title(str(epoch))
+        return fig
+
+    slider = plot.epoch_slider([0, 10, 20], draw)
+    assert drawn == [20] and slider.value == 20
+    slider.value = 10
+    assert drawn == [20, 10]
+
+
+def test_bad_inputs(grid):
+    with pytest.raises(ValueError, match="values"):
+        plot.log_volume_map(torch.zeros(3, 3), grid)
+    with pytest.raises(TypeError, match="grid"):
+        plot.ricci_map(torch.zeros(3, 3), None)
+    with pytest.raises(TypeError, match="ax"):
+        plot.prediction_map(torch.zeros(grid.shape), grid, ax=1)
+    with pytest.raises(ValueError, match="value"):
+        plot.epoch_slider([0, 1], lambda e: plt.figure(), value=5)
 
 
 def test_interpolation_plot_colours_classes_and_adds_three_images():
-    lg = _line_geometry()
+    lg = line_geometry()
     imgs = [lg.line.anchors[0], lg.line.midpoint.reshape(1, 28, 28), lg.line.anchors[1].reshape(28, 28)]
     ax = plot.interpolation_plot(lg.line.t, lg.log_volume[1], lg.predicted[1], images=imgs, title="7 → 6")
     assert len(ax.child_axes) == 3  # insets at t = 0, 1/2, 1
@@ -45,7 +89,7 @@ def test_interpolation_plot_colours_classes_and_adds_three_images():
 
 
 def test_interpolation_plot_errors():
-    lg = _line_geometry()
+    lg = line_geometry()
     with pytest.raises(ValueError, match="log_volume"):
         plot.interpolation_plot(lg.line.t, lg.log_volume[0][:3], lg.predicted[0])
     with pytest.raises(ValueError, match="images"):
@@ -59,28 +103,8 @@ def test_interpolation_plot_errors():
         plot.class_colors([11])
 
 
-def test_line_figure_one_panel_per_epoch():
-    lg = _line_geometry()
-    fig = plot.line_figure(lg)
-    assert isinstance(fig, Figure)
-    main = [ax for ax in fig.axes if ax.get_xlabel() == "$t$"]
-    assert len(main) == 2 and "epoch 5" in main[1].get_title()
-    one = plot.line_figure(lg, [5])
-    assert len(one.axes) == 1 and len(one.axes[0].child_axes) == 3
-    with pytest.raises(ValueError, match="epochs"):
-        plot.line_figure(lg, [7])
-    grid = plot.pairs_figure({(7, 6): lg, (6, 7): lg, (1, 2): lg}, ncols=2)
-    titled = [ax for ax in grid.axes if ax.get_title()]
-    assert len(titled) == 3 and titled[0].get_title() == "7 → 6, epoch 5" and not grid.axes[3].axison
-    assert "epoch 0" in plot.pairs_figure({1: lg}, 0).axes[0].get_title()
-    with pytest.raises(ValueError, match="lines"):
-        plot.pairs_figure({})
-    with pytest.raises(TypeError, match="line"):
-        plot.line_figure(object())
-
-
-def test_plane_panels_and_figure():
-    pg = _plane_geometry()
+def test_plane_panels():
+    pg = plane_geometry()
     axes = plot.plane_panels(pg.plane, pg.predicted[0], pg.entropy[0], pg.log_volume[0], labels=("7", "6", "1"))
     assert len(axes) == 3 and axes[0].get_xlabel() == "$a$"
     assert axes[2].images[0].colorbar.ax.get_ylabel() == plot.LOG_VOLUME_LABEL
@@ -88,8 +112,6 @@ def test_plane_panels_and_figure():
     edges = [c for c in axes[2].collections if isinstance(c, matplotlib.collections.LineCollection)]
     assert len(edges) == 1 and len(edges[0].get_segments()) > 0  # decision boundaries in red
     assert axes[2].get_xlim() == (-1.0, 1.0)
-    fig = plot.plane_figure(pg)
-    assert len(fig.axes) == 2 * 3 * 2  # panels + colour bars
     img = pg.plane.image(pg.log_volume[1]).numpy()
     plot.plane_panels(pg.plane, pg.predicted[1], pg.entropy[1], img)  # (steps, steps) images work too
     with pytest.raises(ValueError, match="log_volume"):
@@ -99,25 +121,21 @@ def test_plane_panels_and_figure():
 
 
 def test_ternary_triangulation_keeps_only_the_triangle():
-    pg = _plane_geometry(steps=21)
+    pg = plane_geometry(steps=21)
     index, tris = plot.ternary_triangles(pg.plane)
     assert bool(pg.plane.inside[index].all()) and index.size == int(pg.plane.inside.sum())
     assert tris.min() >= 0 and tris.max() < index.size and tris.shape[1] == 3
     assert tris.shape[0] > index.size  # a connected triangulated region, two triangles per inside cell
 
 
-def test_ternary_panels_and_figure():
-    import warnings
-
-    pg = _plane_geometry(steps=16)
+def test_ternary_panels():
+    pg = plane_geometry(steps=16)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         axes = plot.ternary_panels(pg.plane, pg.predicted[0], pg.entropy[0], pg.log_volume[0],
                                    labels=("7", "6", "1"), title="epoch 0")
-        fig = plot.ternary_figure(pg, [5])
     assert [a.name for a in axes] == ["ternary"] * 3
     assert axes[0].get_tlabel() == "7" and axes[0].get_llabel() == "6" and axes[0].get_rlabel() == "1"
-    assert sum(a.name == "ternary" for a in fig.axes) == 3
     with pytest.raises(TypeError, match="ternary"):
         plot.ternary_panels(pg.plane, pg.predicted[0], pg.entropy[0], pg.log_volume[0],
                             axes=plt.subplots(1, 3)[1])
@@ -135,3 +153,8 @@ def test_spectrum_plot():
         plot.spectrum_plot(s, [0])
     with pytest.raises(ValueError, match="spectra"):
         plot.spectrum_plot(s[0], [0])
+
+
+def test_every_module_name_is_exported():
+    for module in (plot.core, plot.shallow, plot.toy, plot.mnist):
+        assert all(getattr(plot, name) is getattr(module, name) for name in module.__all__)

@@ -1,0 +1,150 @@
+r"""Figures of chapter 5 (toy networks on planar inputs: sinusoid, XOR, a deep MLP per layer).
+
+- :func:`snapshot_figure` -- Fig. 1: log volume element, Ricci scalar and prediction per snapshot;
+- :func:`layer_figure` -- the log volume element of each hidden layer per snapshot;
+- :func:`magnification_plot` -- magnification near the decision boundary against epoch.
+
+The snapshots are :class:`paperlib.experiments.Snapshot` objects or mappings with the same fields.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .._checks import check_int
+from ..data import Grid
+from ._util import as_array, check_sequence, finite_range, get_axes, get_field
+from .core import log_volume_map, prediction_map, ricci_map
+
+__all__ = ["snapshot_figure", "layer_figure", "magnification_plot"]
+
+
+def _snapshot_rows(snapshots: Sequence[object], labels: Sequence[str] | None, ncols: int, panel_size: float,
+                   ) -> tuple[Figure, np.ndarray, list[str]]:
+    """Checks ``snapshots`` and ``labels``; a figure with one row of ``ncols`` panels per snapshot, its axes
+    ``(S, ncols)`` and the row labels (default ``"epoch {epoch}"``)."""
+    if labels is None:
+        labels = [f"epoch {get_field(s, 'epoch')}" for s in snapshots]
+    check_sequence(labels, f"labels must be a sequence of {len(snapshots)} strings, one per snapshot",
+                   length=len(snapshots))
+    fig, axes = plt.subplots(len(snapshots), ncols, figsize=(panel_size * ncols * 1.15, panel_size * len(snapshots)),
+                             squeeze=False, layout="constrained")
+    return fig, axes, [str(label) for label in labels]
+
+
+def _check_snapshots(snapshots: object) -> Sequence[object]:
+    return check_sequence(snapshots, "snapshots must be a non-empty sequence of snapshots")
+
+
+def snapshot_figure(
+    snapshots: Sequence[object],
+    grid: Grid,
+    *,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    layer: int = 1,
+    shared_scale: bool = True,
+    percentile: float = 95.0,
+    labels: Sequence[str] | None = None,
+    panel_size: float = 3.3,
+) -> Figure:
+    r"""Fig. 1 layout: one row per snapshot, columns log volume element, Ricci scalar (if present) and prediction,
+    each with the decision boundary in red.
+
+    Args:
+        snapshots: objects (or mappings) with ``epoch``, ``log_volume`` (``(L, ny, nx)`` or ``(ny, nx)``),
+            ``ricci`` (``(ny, nx)`` or ``None``), ``probability`` and ``margin`` (``(ny, nx)``), e.g.
+            :class:`paperlib.experiments.Snapshot`.
+        grid: their grid.
+        data: training points ``(x (N, 2), y (N,))`` to overlay on the prediction panels.
+        layer: which hidden layer's log volume element to show (1-based).
+        shared_scale: one colour range for the log volume element across rows (so growth is visible).
+        percentile: Ricci clipping percentile (per row).
+        labels: row labels for the panel titles (default ``"epoch {epoch}"``).
+        panel_size: height of one panel in inches.
+
+    Returns:
+        The ``Figure``.
+    """
+    _check_snapshots(snapshots)
+    check_int(layer, "layer", min=1)
+    has_ricci = all(get_field(s, "ricci") is not None for s in snapshots)
+
+    def logv(s):
+        v = get_field(s, "log_volume")
+        return v[layer - 1] if v.ndim == 3 else v
+
+    vmin, vmax = finite_range([as_array(logv(s), "log_volume") for s in snapshots]) if shared_scale else (None, None)
+    fig, axes, names = _snapshot_rows(snapshots, labels, 3 if has_ricci else 2, panel_size)
+    for row, s, name in zip(axes, snapshots, names):
+        margin = get_field(s, "margin")
+        log_volume_map(logv(s), grid, ax=row[0], boundary=margin, vmin=vmin, vmax=vmax,
+                       title=f"{name}: volume element")
+        if has_ricci:
+            ricci_map(get_field(s, "ricci"), grid, ax=row[1], boundary=margin, percentile=percentile,
+                      title=f"{name}: Ricci scalar")
+        prediction_map(get_field(s, "probability"), grid, ax=row[-1], boundary=margin, data=data,
+                       title=f"{name}: prediction")
+    return fig
+
+
+def layer_figure(
+    snapshots: Sequence[object],
+    grid: Grid,
+    *,
+    shared_scale: bool = False,
+    labels: Sequence[str] | None = None,
+    panel_size: float = 3.3,
+) -> Figure:
+    r"""One row per snapshot, one column per hidden layer: :math:`\log_{10}\sqrt{\det g}` of each layer's features,
+    with the decision boundary in red. ``snapshots`` as in :func:`snapshot_figure` with ``log_volume`` of shape
+    ``(L, ny, nx)``; ``labels`` as there.
+
+    Returns:
+        The ``Figure``.
+    """
+    _check_snapshots(snapshots)
+    n_layers = get_field(snapshots[0], "log_volume").shape[0]
+    vmin, vmax = (finite_range([as_array(get_field(s, "log_volume"), "log_volume") for s in snapshots])
+                  if shared_scale else (None, None))
+    fig, axes, names = _snapshot_rows(snapshots, labels, n_layers, panel_size)
+    for row, s, name in zip(axes, snapshots, names):
+        lv = get_field(s, "log_volume")
+        for layer, ax in enumerate(row, start=1):
+            log_volume_map(lv[layer - 1], grid, ax=ax, boundary=get_field(s, "margin"), vmin=vmin, vmax=vmax,
+                           title=f"{name}: layer {layer}")
+    return fig
+
+
+def magnification_plot(
+    curves: Mapping[object, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    ax: Axes | None = None,
+    label_format: str = "seed {}",
+    ylabel: str = "magnification $M$ (decades)",
+    linthresh: float = 10.0,
+) -> Axes:
+    r"""Curves ``{label: (epochs (S,), values (S,))}`` against epoch, on a symmetric-log epoch axis (linear below
+    ``linthresh``, so epoch 0 is shown).
+
+    Returns:
+        The ``Axes``.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curves must be a non-empty mapping {label: (epochs, values)}")
+    ax = get_axes(ax)
+    for label, (epochs, values) in curves.items():
+        e = as_array(epochs, f"curve {label!r}: epochs", sequences=True)
+        v = as_array(values, f"curve {label!r}: values", e.shape, sequences=True)
+        ax.plot(e, v, marker="o", ms=3, label=label_format.format(label))
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax

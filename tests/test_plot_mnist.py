@@ -1,0 +1,43 @@
+"""paperlib.plot.mnist: the figures of chapter 6 (lines and planes through digits across training)."""
+
+import warnings
+
+import pytest
+from matplotlib.figure import Figure
+from plot_fakes import line_geometry, plane_geometry
+
+from paperlib import plot
+
+
+def test_line_figure_one_panel_per_epoch():
+    lg = line_geometry()
+    fig = plot.line_figure(lg)
+    assert isinstance(fig, Figure)
+    main = [ax for ax in fig.axes if ax.get_xlabel() == "$t$"]
+    assert len(main) == 2 and "epoch 5" in main[1].get_title()
+    one = plot.line_figure(lg, [5])
+    assert len(one.axes) == 1 and len(one.axes[0].child_axes) == 3
+    with pytest.raises(ValueError, match="epochs"):
+        plot.line_figure(lg, [7])
+    grid = plot.pairs_figure({(7, 6): lg, (6, 7): lg, (1, 2): lg}, ncols=2)
+    titled = [ax for ax in grid.axes if ax.get_title()]
+    assert len(titled) == 3 and titled[0].get_title() == "7 → 6, epoch 5" and not grid.axes[3].axison
+    assert "epoch 0" in plot.pairs_figure({1: lg}, 0).axes[0].get_title()
+    with pytest.raises(ValueError, match="lines"):
+        plot.pairs_figure({})
+    with pytest.raises(TypeError, match="line"):
+        plot.line_figure(object())
+
+
+def test_plane_figure():
+    pg = plane_geometry()
+    fig = plot.plane_figure(pg)
+    assert len(fig.axes) == 2 * 3 * 2  # panels + colour bars
+
+
+def test_ternary_figure():
+    pg = plane_geometry(steps=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot.ternary_figure(pg, [5])
+    assert sum(a.name == "ternary" for a in fig.axes) == 3
