@@ -7,17 +7,23 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
   spectrum, Christoffel symbols, Riemann and Ricci tensors, Ricci scalar);
 - :mod:`paperlib.shallow`     -- closed forms for one-hidden-layer maps ``Phi_j(x) = act(w_j . x + b_j) / sqrt(n)``;
 - :mod:`paperlib.infinite`    -- the infinite-width (random-weight) metric, volume element and Ricci scalar;
-- :mod:`paperlib.symbolic`    -- the sympy derivations the book shows and the tests check against;
+- :mod:`paperlib.symbolic`    -- the sympy derivations the book shows and the tests check against (imported on
+  first use);
 - :mod:`paperlib.activations` -- activation functions and their derivatives by name;
 - :mod:`paperlib.models`, :mod:`paperlib.data`, :mod:`paperlib.train`, :mod:`paperlib.experiments` -- networks,
-  data sets, cached seeded training and the experiments behind the book's figures;
+  data sets, cached seeded training of any model and the experiments behind the book's figures;
+- :mod:`paperlib.cache`       -- the one on-disk cache (atomic, checksummed, keyed by the full configuration);
 - :mod:`paperlib.slices`      -- lines and planes through anchor inputs, ternary coordinates;
 - :mod:`paperlib.plot`        -- the book's figures (imported on first use: it loads matplotlib).
 """
 
 import importlib
 
-from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, symbolic, train
+from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, train
+
+#: Imported on first use: ``plot`` loads matplotlib (slow, and it picks a backend), ``symbolic`` loads sympy; so
+#: ``import paperlib`` needs only torch, numpy and scipy (e.g. on a GPU machine without the book's extras).
+_LAZY = ("plot", "symbolic")
 
 __all__ = [
     "activations",
@@ -37,6 +43,6 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name == "plot":  # lazy: importing pyplot is slow and picks a backend
-        return importlib.import_module(".plot", __name__)
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'paperlib' has no attribute {name!r}")

@@ -15,7 +15,6 @@ import math
 from typing import Callable
 
 import numpy as np
-import sympy as sp
 import torch
 
 NAMES = ("linear", "relu", "sigmoid", "tanh", "erf", "gelu", "softplus")
@@ -155,8 +154,10 @@ def function(activation: str) -> Callable[[torch.Tensor], torch.Tensor]:
     }[activation]
 
 
-def sympy_function(activation: str) -> Callable[[sp.Expr], sp.Expr]:
-    """The activation as a sympy expression builder, ``z -> phi(z)``, for symbolic derivations."""
+def sympy_function(activation: str) -> Callable:
+    """The activation as a sympy expression builder, ``z -> phi(z)``, for symbolic derivations (imports sympy)."""
+    import sympy as sp
+
     check_name(activation)
     return {
         "linear": lambda z: z,

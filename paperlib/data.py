@@ -24,7 +24,7 @@ import torch
 
 from ._checks import check_float_dtype, check_int, check_number
 
-__all__ = ["sinusoid", "sinusoid_score", "xor", "xor_score", "Grid", "grid", "AugmentedTensors"]
+__all__ = ["sinusoid", "sinusoid_score", "sinusoid_control_score", "xor", "xor_score", "Grid", "grid", "AugmentedTensors"]
 
 
 def sinusoid_score(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +57,19 @@ def sinusoid(n: int = 400, seed: int = 0, *, dtype: torch.dtype = torch.float32)
     x = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
     y = (sinusoid_score(x.double()) > 0).long()
     return x, y
+
+
+def sinusoid_control_score(x: torch.Tensor) -> torch.Tensor:
+    r"""A control boundary for the sinusoid task, the mirror image of the true one: :math:`s(x) = x_2 +
+    \tfrac35\sin(7x_1 - 1)`, zero on :math:`x_2 = -\tfrac35\sin(7x_1 - 1)`: ``(B, 2) -> (B,)``.
+
+    It has the same shape, length and distances from the origin as the true boundary (the reflection
+    :math:`x_2 \to -x_2` maps one onto the other, and the random network's volume element depends on :math:`|x|`
+    only in expectation), but no network is trained on it: magnification measured around it is the part that is
+    not caused by the boundary.
+    """
+    true = sinusoid_score(x)  # checks x
+    return 2 * x[:, 1] - true
 
 
 def xor_score(x: torch.Tensor) -> torch.Tensor:

@@ -63,6 +63,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "train",
+    "train_many",
     "run_key",
     "cross_entropy",
     "classification_metrics",
@@ -199,32 +200,34 @@ def cross_entropy(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tens
     return F.cross_entropy(model(x), y)
 
 
-def classification_metrics(x: torch.Tensor, y: torch.Tensor, *, batch_size: int | None = None) -> Evaluate:
-    """An ``evaluate(model) -> {"loss": float, "accuracy": float}`` over the whole data set ``x: (N, ...)``,
-    ``y: (N,)`` (mean cross-entropy and fraction of argmax predictions equal to ``y``; ``batch_size`` points per
-    forward pass, ``None`` = all). Its ``description`` (data fingerprint) enters the cache key."""
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or y.dtype != torch.long:
-        raise TypeError("x must be a tensor and y a torch.long tensor of class labels")
-    if x.ndim < 1 or y.shape != x.shape[:1]:
-        raise ValueError(f"y must have shape ({x.shape[0] if x.ndim else '?'},); got {tuple(y.shape)}")
-    check_int(batch_size, "batch_size", min=1, none_ok=True)
+class classification_metrics:  # noqa: N801 - used like a function: classification_metrics(x, y)
+    """``evaluate(model) -> {"loss": float, "accuracy": float}`` over the whole data set ``x: (N, ...)``,
+    ``y: (N,)``: mean cross-entropy and fraction of argmax predictions equal to ``y`` (``batch_size`` points per
+    forward pass, ``None`` = all). Its ``description`` (the data's fingerprint) enters the cache key; it pickles,
+    so it also works in :func:`train_many`'s worker processes."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int | None = None):
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or y.dtype != torch.long:
+            raise TypeError("x must be a tensor and y a torch.long tensor of class labels")
+        if x.ndim < 1 or y.shape != x.shape[:1]:
+            raise ValueError(f"y must have shape ({x.shape[0] if x.ndim else '?'},); got {tuple(y.shape)}")
+        self.x, self.y = x, y
+        self.batch_size = check_int(batch_size, "batch_size", min=1, none_ok=True)
+        self.description = {"classification_metrics": _cache.fingerprint(x, y)}
 
     @torch.no_grad()
-    def evaluate(model: nn.Module) -> dict:
+    def __call__(self, model: nn.Module) -> dict:
         p = next(model.parameters(), None)
         dev = p.device if p is not None else torch.device("cpu")
-        xs = x.to(dev, p.dtype if p is not None and x.dtype.is_floating_point else x.dtype)
-        ys = y.to(dev)
-        bs = len(xs) if batch_size is None else batch_size
+        xs = self.x.to(dev, p.dtype if p is not None and self.x.dtype.is_floating_point else self.x.dtype)
+        ys = self.y.to(dev)
+        bs = len(xs) if self.batch_size is None else self.batch_size
         loss, correct = 0.0, 0
         for i in range(0, len(xs), bs):
             logits = model(xs[i: i + bs])
             loss += float(F.cross_entropy(logits, ys[i: i + bs], reduction="sum"))
             correct += int((logits.argmax(1) == ys[i: i + bs]).sum())
         return {"loss": loss / len(xs), "accuracy": correct / len(xs)}
-
-    evaluate.description = {"classification_metrics": _cache.fingerprint(x, y)}  # type: ignore[attr-defined]
-    return evaluate
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -386,13 +389,14 @@ def _to(batch: object, dev: torch.device, dtype: torch.dtype) -> object:
     return batch
 
 
-def _batches(data: object, config: TrainConfig, epoch: int, dev: torch.device) -> Iterable:
-    """The batches of one epoch (to be iterated with the epoch's RNG seeded)."""
+def _batches(data: object, config: TrainConfig, epoch: int) -> Iterable:
+    """The batches of one epoch (to be iterated with the epoch's RNG seeded); in-memory ``data`` is already on
+    the device and in the run's precision."""
     if _is_tensor_data(data):
         n = data[0].shape[0]
         bs = n if config.batch_size is None else min(config.batch_size, n)
         gen = torch.Generator().manual_seed(_derived_seed("order", config.seed, epoch))
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(data[0].device)
         return (tuple(t[perm[i: i + bs]] for t in data) for i in range(0, n, bs))
     loader_gen = getattr(data, "generator", None)
     if isinstance(loader_gen, torch.Generator):
@@ -523,6 +527,9 @@ def train(
         raise ValueError(f"schedule={config.schedule!r} needs data with a length (steps per epoch); this iterable "
                          "has none")
     total_steps = (per_epoch or 0) * config.epochs
+    tensors = _is_tensor_data(data)
+    if tensors:  # moved and cast once, not per batch
+        data = _to(tuple(data), dev, dtype)
     history: dict[str, torch.Tensor] = {"train_loss": torch.full((config.epochs + 1,), math.nan,
                                                                  dtype=torch.float64)}
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
@@ -553,13 +560,17 @@ def train(
         with threads(num_threads):
             for epoch in range(start + 1, config.epochs + 1):
                 net.train()
-                total, count = 0.0, 0
+                total, count = torch.zeros((), dtype=torch.float64, device=dev), 0
                 with torch.random.fork_rng(devices=cuda):
-                    torch.manual_seed(_derived_seed("epoch", config.seed, epoch))
-                    for batch in _batches(data, config, epoch, dev):
-                        for g in opt.param_groups:
-                            g["lr"] = config.lr * _lr_factor(config.schedule, step, total_steps)
-                        value = loss_fn(net, _to(batch, dev, dtype))
+                    epoch_seed = _derived_seed("epoch", config.seed, epoch)
+                    torch.default_generator.manual_seed(epoch_seed)  # torch.manual_seed would also touch CUDA
+                    if cuda:
+                        torch.cuda.manual_seed(epoch_seed)
+                    for batch in _batches(data, config, epoch):
+                        if config.schedule != "constant":
+                            for g in opt.param_groups:
+                                g["lr"] = config.lr * _lr_factor(config.schedule, step, total_steps)
+                        value = loss_fn(net, batch if tensors else _to(batch, dev, dtype))
                         if not isinstance(value, torch.Tensor) or value.ndim != 0:
                             raise TypeError("loss must return a scalar tensor; got "
                                             f"{type(value).__name__} {getattr(value, 'shape', '')}")
@@ -570,11 +581,11 @@ def train(
                         opt.step()
                         step += 1
                         steps += 1
-                        total += float(value.detach())
+                        total += value.detach()
                         count += 1
                 if count == 0:
                     raise ValueError(f"data yielded no batch in epoch {epoch}")
-                history["train_loss"][epoch] = total / count
+                history["train_loss"][epoch] = float(total) / count
                 record(epoch, _evaluate(net, evaluate))
                 if epoch in config.snapshots:
                     snapshots[epoch] = _cpu_state(net)
@@ -596,3 +607,74 @@ def train(
     if store.save("train", key, {"config": config.to_dict(), "snapshots": snapshots, "history": history}):
         store.remove("train", key, ".ckpt")
     return TrainResult(config, model, snapshots, history, key, source, steps)
+
+
+def _train_job(kwargs: dict) -> TrainResult:
+    return train(**kwargs)
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """Hide ``__main__``'s file and spec while worker processes start, so that ``spawn`` does not run a user's
+    script again in every worker (the jobs refer to importable modules only; see :func:`train_many`)."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    try:
+        for k in saved:
+            if k == "__file__":
+                del main.__dict__[k]
+            else:
+                main.__dict__[k] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
+def train_many(jobs: Sequence[dict], *, workers: int | None = None, **common) -> list[TrainResult]:
+    """Several independent :func:`train` runs, in parallel worker processes: ``train(**common, **job)`` for each
+    job, results in the order of ``jobs``.
+
+    Each worker is a fresh interpreter (``spawn``: no locks or thread pools inherited from this process) that
+    trains with one thread, so on ``c`` cores up to ``c`` small runs (seeds, controls) proceed at once. Results
+    are bit-identical to sequential ones and go through the same cache (a cached run is read, not retrained).
+    The jobs are pickled to the workers: factories, losses and data must refer to importable modules (e.g.
+    ``functools.partial(MLP, widths)``; :func:`classification_metrics` pickles). Jobs that refer to anything
+    defined in ``__main__`` (a script's or notebook's own classes) run here, one after the other. Callbacks are
+    not supported.
+
+    Args:
+        jobs: keyword arguments of :func:`train` per run (e.g. ``{"model": ..., "config": ...}``).
+        workers: processes; ``None``: ``$PAPERLIB_WORKERS`` if set, else the number of CPU cores, at most one per
+            job; 1 runs the jobs here, one after the other.
+        common: keyword arguments shared by every job.
+    """
+    if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Sequence) or not all(isinstance(j, dict) for j in jobs):
+        raise TypeError("jobs must be a sequence of dicts of keyword arguments of paperlib.train.train")
+    if "callback" in common or any("callback" in j for j in jobs):
+        raise ValueError("callback is not supported by train_many (it would run in another process)")
+    if workers is None:
+        env = os.environ.get("PAPERLIB_WORKERS", "").strip()
+        workers = int(env) if env.isdigit() and int(env) >= 1 else (os.cpu_count() or 1)
+    check_int(workers, "workers", min=1)
+    kwargs = [{**common, **job} for job in jobs]
+    workers = min(workers, len(kwargs))
+    if workers > 1:
+        import pickle
+
+        try:
+            portable = all(b"__main__" not in pickle.dumps(kw) for kw in kwargs)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            portable = False
+        workers = workers if portable else 1
+    if workers <= 1:
+        return [train(**kw) for kw in kwargs]
+    import concurrent.futures
+    import multiprocessing
+
+    for kw in kwargs:
+        kw["num_threads"] = 1
+    with _main_hidden(), concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_job, kw) for kw in kwargs]  # every worker starts while __main__ is hidden
+        return [f.result() for f in futures]

@@ -75,7 +75,7 @@ def test_measure_matches_shallow_and_autodiff():
 def test_measure_deep_and_two_unit_cases():
     g = data.grid(-1, 1, 8)
     deep = MLP([2, 6, 5, 2], "tanh", seed=1)
-    s = ex.measure(deep, g, curvature=False, task_distance=torch.full(g.shape, 0.05, dtype=torch.float64))
+    s = ex.measure(deep, g, curvature=False, boundaries={"task": torch.full(g.shape, 0.05, dtype=torch.float64)})
     assert s.log_volume.shape == (2, 8, 8) and s.ricci is None
     want = geometry.log_volume_element(deep.feature_map(2), g.points)
     assert torch.allclose(s.log_volume[1], g.image(want), atol=1e-10)
@@ -86,8 +86,8 @@ def test_measure_deep_and_two_unit_cases():
         ex.measure(torch.nn.Linear(2, 2), g)
     with pytest.raises(ValueError, match="model"):
         ex.measure(MLP([3, 4, 2], seed=0), g)
-    with pytest.raises(ValueError, match="task_distance"):
-        ex.measure(deep, g, task_distance=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="boundaries"):
+        ex.measure(deep, g, boundaries={"task": torch.zeros(3, 3)})
 
 
 def test_paper_presets_hold_the_paper_settings():
@@ -107,21 +107,27 @@ def test_paper_presets_hold_the_paper_settings():
 def test_paper_preset_smoke(name, tmp_path):
     fn = getattr(ex, name)
     kw = dict(epochs=3, grid_size=20, cache_dir=tmp_path)
-    if name == "sinusoid":
+    if name != "xor":
         kw["seeds"] = (0, 1)
     if name == "xor":
-        kw["widths"] = (2, 10)
+        kw["widths"], kw["seeds"] = (2, 10), (0, 1)
     r = fn("paper", **kw)
     assert r.preset == "paper" and r.settings.epochs == 3
     assert r.grid.shape == (20, 20) and r.task_distance.shape == (20, 20)
     for label, run in r.runs.items():
         assert run.epochs[0] == 0 and run.epochs[-1] == 3
-        e, m = run.magnification(layer=run.depth, task=True)
-        assert e.tolist() == run.epochs and m.shape == e.shape and torch.isfinite(m).all()
+        has_boundary = bool(torch.isfinite(run.final.distance).any())  # after 3 epochs XOR nets may have none
+        for boundary in ("task",) + (("control",) if name != "xor" else ()) + (("final",) if has_boundary else ()):
+            e, m = run.magnification(layer=run.depth, boundary=boundary)
+            assert e.tolist() == run.epochs and m.shape == e.shape and torch.isfinite(m).all()
+        assert run.layer_increments().shape == (run.depth,)
+        torch.testing.assert_close(run.layer_increments().sum(), run.magnification(run.depth, boundary="final")[1][-1],
+                                   equal_nan=True)
         snap = run.snapshots[3]
         widths = run.model(3).widths
         assert snap.log_volume.shape == (len(widths) - 2, 20, 20) == (run.depth, 20, 20)
-        assert widths == (r.settings.widths if name != "xor" else (2, label, 2))
+        assert widths == (r.settings.widths if name != "xor" else (2, label[0], 2))
+    assert len(r.runs) == (4 if name == "xor" else 2) and r.gains().shape == (len(r.runs),)
     assert set(r.figure_epochs) <= set(r.run().epochs)
     again = fn("paper", **kw)
     assert all(run.training.source == "cache" for run in again.runs.values())
@@ -152,3 +158,16 @@ def test_bad_arguments(tmp_path):
         ex.boundary_points(torch.zeros(3, 3), None)
     with pytest.raises(ValueError, match="field"):
         ex.boundary_points(torch.zeros(3, 3), data.grid(size=4))
+
+
+def test_control_boundary_mirrors_the_task_boundary():
+    x = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    mirrored = x * torch.tensor([1.0, -1.0], dtype=torch.float64)
+    torch.testing.assert_close(data.sinusoid_control_score(x), -data.sinusoid_score(mirrored))
+    # the random network's magnification is the same around both at initialisation (spherical symmetry in
+    # expectation), which is what makes the mirrored curve a control
+    r = ex.sinusoid("book", seeds=(0, 1, 2), epochs=1, grid_size=40, curvature="none")
+    init = [float(run.magnification(boundary=b)[1][0]) for run in r.runs.values() for b in ("task", "control")]
+    assert max(abs(a - b) for a, b in zip(init[::2], init[1::2])) < 0.03
+    with pytest.raises(ValueError, match="boundary"):
+        r.run().magnification_gain(boundary="own")

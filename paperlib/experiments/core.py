@@ -34,6 +34,8 @@ __all__ = [
     "class_changes",
     "peak_boundary_distance",
     "line_contrast",
+    "pearson",
+    "mean_sd",
     "LineGeometry",
     "PlaneGeometry",
 ]
@@ -75,6 +77,29 @@ def rescale_epochs(epochs: Iterable[int], old: int, new: int) -> tuple[int, ...]
     """A schedule of epochs for ``old`` total epochs stretched to ``new``: ``round(e * new / old)``, kept in
     ``0..new``, sorted, without repeats (order kept for the figure epochs)."""
     return tuple(dict.fromkeys(min(new, round(e * new / old)) for e in epochs))
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    r"""Pearson correlation :math:`\rho = \frac{\sum (a_i - \bar a)(b_i - \bar b)}{\sqrt{\sum (a_i - \bar a)^2
+    \sum (b_i - \bar b)^2}}` of two ``(P,)`` tensors over the points where both are finite (NaN if fewer than two
+    such points or a constant)."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape or a.ndim != 1:
+        raise ValueError("a and b must be 1-d tensors of the same length")
+    a, b = a.double(), b.double()
+    keep = torch.isfinite(a) & torch.isfinite(b)
+    a, b = a[keep] - a[keep].mean(), b[keep] - b[keep].mean()
+    den = float((a.square().sum() * b.square().sum()).sqrt())
+    return float((a * b).sum()) / den if keep.sum() >= 2 and den > 0 else math.nan
+
+
+def mean_sd(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (``n - 1``) of the finite ``values`` (NaN when there are none; sd NaN for
+    one value)."""
+    v = torch.tensor([float(u) for u in values], dtype=torch.float64)
+    v = v[torch.isfinite(v)]
+    if v.numel() == 0:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std()) if v.numel() > 1 else math.nan
 
 
 def cached(store: _cache.Cache, description: dict, compute: Callable[[], dict]) -> dict:

@@ -3,6 +3,7 @@ its hidden layer on lines and a plane through test digits, and its spectra (:fun
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
@@ -12,14 +13,16 @@ import torch
 
 from .. import cache as _cache
 from .. import data as _data
+from .. import geometry as _geometry
 from .. import shallow as _shallow
 from .. import slices as _slices
 from .. import train as _train
 from .._checks import check_bool, check_choice, check_int, check_ints
 from ..models import INITS, MLP
-from .core import LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, rescale_epochs, resolve
+from .core import (LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, line_contrast,
+                   pearson, peak_boundary_distance, rescale_epochs, resolve)
 
-__all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist"]
+__all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist", "control_anchor_pairs"]
 
 #: Digit pairs whose lines :func:`mnist` measures: the three edges of the 7/6/1 plane first, then pairs of digits
 #: that are often confused (4/9, 3/8, 3/5, 2/7, 0/6). Fixed in advance, not selected by the outcome.
@@ -40,7 +43,14 @@ class MnistPreset(Preset):
         line_steps, plane_steps: points along each line and per side of the plane.
         plane_digits: the three anchors of the plane; pairs: digit pairs of the lines, the first is the main pair.
         pixels: ``"all"`` or ``"live"`` (the pixels non-blank in some training image).
-        seed: network seed; plane, spectra: measure the plane and the spectra.
+        k: ``None`` for the full determinant (one QR per point), or the number of largest singular values of the
+            top-``k`` log pseudo-determinant (needed for ReLU, whose Jacobian has the rank of its active units).
+        seeds: network seeds; the first trains the network of the figures, all of them the control statistics.
+        plane, spectra: measure the plane and the spectra.
+        controls: measure the control statistics (:func:`mnist`): lines between randomly drawn anchors of each pair,
+            same-class lines, and a network trained on shuffled labels.
+        same_class: digits with a same-class control line (two different test images of the digit).
+        draw_seed: seed of the random anchor draws of the control lines.
     """
 
     widths: tuple[int, ...] = (784, 1000, 10)
@@ -61,9 +71,13 @@ class MnistPreset(Preset):
     plane_digits: tuple[int, int, int] = (7, 6, 1)
     pairs: tuple[tuple[int, int], ...] = MNIST_PAIRS
     pixels: str = "all"
-    seed: int = 0
+    k: int | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
     plane: bool = True
     spectra: bool = True
+    controls: bool = True
+    same_class: tuple[int, ...] = (7, 6, 1, 4, 3)
+    draw_seed: int = 0
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
@@ -77,9 +91,12 @@ class MnistPreset(Preset):
         check_choice(self.pixels, "pixels", ("all", "live"))
         check_int(self.line_steps, "line_steps", min=2)
         check_int(self.plane_steps, "plane_steps", min=2)
-        check_int(self.seed, "seed")
-        check_bool(self.plane, "plane")
-        check_bool(self.spectra, "spectra")
+        set_("seeds", check_ints(self.seeds, "seeds"))
+        check_int(self.k, "k", min=1, max=784, none_ok=True)
+        check_int(self.draw_seed, "draw_seed")
+        set_("same_class", check_ints(self.same_class, "same_class", min=0, max=9, nonempty=False))
+        for name in ("plane", "spectra", "controls"):
+            check_bool(getattr(self, name), name)
         set_("plane_digits", check_ints(self.plane_digits, "plane_digits", min=0, max=9))
         if isinstance(self.pairs, (str, bytes)) or not isinstance(self.pairs, Sequence) or not self.pairs:
             raise ValueError(f"pairs must be a non-empty sequence of digit pairs like [(7, 6)]; got {self.pairs!r}")
@@ -91,7 +108,7 @@ class MnistPreset(Preset):
                 raise ValueError(f"pairs must hold pairs of two different digits 0..9; got {p!r}")
             clean.append((int(p[0]), int(p[1])))
         set_("pairs", tuple(dict.fromkeys(clean)))
-        cfg = self.train_config()
+        cfg = self.train_config(0)
         set_("snapshots", cfg.snapshots)
         set_("figure_epochs", tuple(e for e in self.figure_epochs if e in cfg.snapshots))
 
@@ -109,11 +126,15 @@ class MnistPreset(Preset):
                             snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
                             figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
 
-    def train_config(self) -> _train.TrainConfig:
-        """The :class:`~paperlib.train.TrainConfig` of the run."""
+    def train_config(self, seed: int | None = None) -> _train.TrainConfig:
+        """The :class:`~paperlib.train.TrainConfig` of the run with ``seed`` (default: the first seed)."""
         return _train.TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                                   weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
-                                  snapshots=self.snapshots, seed=self.seed)
+                                  snapshots=self.snapshots, seed=self.seeds[0] if seed is None else seed)
+
+    def model(self) -> functools.partial:
+        """The model factory (:class:`paperlib.models.MLP`)."""
+        return functools.partial(MLP, self.widths, self.activation, init=self.init)
 
 
 #: ``"paper"``: the authors' setting (Fig. 2). ``"book"``: a 2-core CPU in about two minutes -- what it changes,
@@ -143,6 +164,10 @@ class MnistExperiment:
         spectra_epochs: the ``S`` epochs of the spectra (the figure epochs; empty if not measured).
         test_accuracy: ``{epoch: accuracy}`` on the test images.
         figure_epochs: start, middle and end of training.
+        live_line: the main pair's line measured on the live pixels only (``None`` when ``pixels="live"``
+            already).
+        controls: one row per control line and network (see :func:`mnist`), or ``[]``.
+        control_accuracy: ``{"seed <s>" or "shuffled": test accuracy after training}`` of the control networks.
     """
 
     preset: str
@@ -157,6 +182,9 @@ class MnistExperiment:
     spectra_epochs: tuple[int, ...]
     test_accuracy: dict[int, float]
     figure_epochs: tuple[int, ...]
+    live_line: LineGeometry | None = None
+    controls: list[dict] = dataclasses.field(default_factory=list)
+    control_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def epochs(self) -> list[int]:
@@ -185,6 +213,21 @@ class MnistExperiment:
                 + "; full determinant over "
                 + ("all 784 pixels" if s.pixels == "all" else "the pixels non-blank in some training image"))
 
+    def plane_correlation(self, epoch: int) -> float:
+        r"""Pearson correlation over the plane, at ``epoch``, between :math:`\log_{10}\sqrt{\det g}` and
+        :math:`\log_{10} H` (prediction entropy): how well the magnified regions coincide with the uncertain ones
+        (points where either is not finite are left out)."""
+        if self.plane is None:
+            raise ValueError("the plane was not measured (plane=False)")
+        at = self.plane.at(epoch)
+        return pearson(at["log_volume"].flatten(), torch.log10(at["entropy"]).flatten())
+
+    def control_table(self, kind: str | None = None, network: str | None = None) -> list[dict]:
+        """The control rows (see :func:`mnist`) of one line ``kind`` (``"cross"``/``"same"``) and ``network``
+        (``"seed <s>"``/``"shuffled"``), or all."""
+        return [r for r in self.controls if (kind is None or r["kind"] == kind)
+                and (network is None or r["network"] == network)]
+
     def claims(self, max_distance: float = 0.1) -> list[dict]:
         """Per pair: distance of the final peak from the class transition, and the contrast at the first and last
         epoch (:func:`peak_boundary_distance`, :func:`line_contrast`); ``near`` = distance <= ``max_distance``."""
@@ -197,6 +240,29 @@ class MnistExperiment:
         return rows
 
 
+def control_anchor_pairs(y: torch.Tensor, pairs: Sequence[tuple[int, int]], same_class: Sequence[int],
+                         seed: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """Anchors of the control lines, drawn at random from ``y`` (the test labels) by a generator seeded with
+    ``seed``: for each digit pair ``(c1, c2)`` one image of ``c1`` and one of ``c2`` (kind ``"cross"``), and for each
+    digit ``c`` in ``same_class`` two different images of ``c`` (kind ``"same"``: the line crosses no boundary of
+    the task). Returns ``[(kind, (c1, c2), (i, j))]`` with indices into ``y``."""
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+
+    def draw(c: int, count: int) -> list[int]:
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx) < count:
+            raise ValueError(f"the test split has {len(idx)} images of digit {c}; {count} needed")
+        return idx[torch.randperm(len(idx), generator=gen)[:count]].tolist()
+
+    out = []
+    for c1, c2 in pairs:
+        out.append(("cross", (c1, c2), (draw(c1, 1)[0], draw(c2, 1)[0])))
+    for c in same_class:
+        i, j = draw(c, 2)
+        out.append(("same", (c, c), (i, j)))
+    return out
+
+
 def _predict(model: MLP, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted class and entropy (float64 forward pass): ``(B, d) -> (B,), (B,)``."""
     state = {k: v.double() for k, v in model.state_dict().items()}
@@ -205,53 +271,82 @@ def _predict(model: MLP, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return logits.argmax(1), class_entropy(logits)
 
 
-def _measure_mnist(result: _train.TrainResult, s: MnistPreset, anchor_img: dict[int, torch.Tensor],
-                   live: torch.Tensor) -> dict:
-    """All geometry of :func:`mnist` as a dict of tensors (the payload of the geometry cache)."""
-    act = s.activation
+def _log_volume(model: MLP, X: torch.Tensor, s: MnistPreset, live: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` log10 volume element of the hidden layer at ``X: (B, 784)`` on the pixels ``live`` (the full
+    determinant, or the top-``k`` pseudo-determinant)."""
+    W, b = model.shallow_parameters()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _geometry.RankDeficiencyWarning)  # -inf is reported by mnist() itself
+        return _shallow.log_volume_element(W[:, live], b, X[:, live], s.activation, k=s.k, device=None)
+
+
+def _line_record(model: MLP, ln: _slices.Line, end: torch.Tensor, s: MnistPreset, live: torch.Tensor) -> dict:
+    """Log volume element along ``ln`` and at both ends, prediction and entropy along it."""
+    lv = _log_volume(model, torch.cat([ln.flat, end.reshape(1, -1)]), s, live)
+    pred, ent = _predict(model, ln.flat)
+    return {"log_volume": lv[:-1], "end": torch.stack([lv[0], lv[-1]]), "predicted": pred, "entropy": ent}
+
+
+def _stack(records: list[dict]) -> dict:
+    return {k: torch.stack([r[k] for r in records]) for k in records[0]} if records else {}
+
+
+def _measure_figures(result: _train.TrainResult, s: MnistPreset, anchor_img: dict[int, torch.Tensor],
+                     live: torch.Tensor, live_pixels: torch.Tensor) -> dict:
+    """The geometry of the figures as a dict of tensors (the payload of the geometry cache): lines between the
+    canonical anchors, the plane and the spectra on the pixels ``live``, and, when those are all pixels, the main
+    line on ``live_pixels`` as well."""
     epochs = result.epochs
     first, last = epochs[0], epochs[-1]
-    lines = {pair: _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps) for pair in s.pairs}
-    plane = _slices.plane(*(anchor_img[c] for c in s.plane_digits), s.plane_steps) if s.plane else None
-    out: dict = {"lines": {}, "plane": {}, "spectra": {}}
-    for pair in lines:
-        eps = epochs if pair == s.main_pair else sorted({first, last})
-        out["lines"][f"{pair[0]}-{pair[1]}"] = {"epochs": list(eps), "log_volume": [], "end": [], "predicted": [],
-                                               "entropy": []}
     fig_eps = [e for e in s.figure_epochs if e in epochs]
-    out["plane"] = {"epochs": fig_eps if s.plane else [], "log_volume": [], "predicted": [], "entropy": []}
-    out["spectra_epochs"] = fig_eps if s.spectra else []
-    spec_x = torch.stack([anchor_img[c] for c in s.plane_digits])[:, live]
-    for e in epochs:
-        model = result.model(e)
-        W, b = model.shallow_parameters()
-        Wg = W[:, live]
-        for pair, ln in lines.items():
-            rec = out["lines"][f"{pair[0]}-{pair[1]}"]
-            if e not in rec["epochs"]:
-                continue
-            X = torch.cat([ln.flat, anchor_img[pair[1]].reshape(1, -1)])
-            lv = _shallow.log_volume_element(Wg, b, X[:, live], act)
-            pred, ent = _predict(model, ln.flat)
-            rec["log_volume"].append(lv[:-1])
-            rec["end"].append(torch.stack([lv[0], lv[-1]]))
-            rec["predicted"].append(pred)
-            rec["entropy"].append(ent)
-        if plane is not None and e in fig_eps:
-            out["plane"]["log_volume"].append(_shallow.log_volume_element(Wg, b, plane.flat[:, live], act))
-            pred, ent = _predict(model, plane.flat)
-            out["plane"]["predicted"].append(pred)
-            out["plane"]["entropy"].append(ent)
-        if e in out["spectra_epochs"]:
-            sv = _shallow.spectrum(Wg, b, spec_x, act, method="jacobi")
-            for c, row in zip(s.plane_digits, sv):
+    out: dict = {"lines": {}, "plane": {}, "spectra": {}, "spectra_epochs": fig_eps if s.spectra else []}
+    models = {e: result.model(e) for e in epochs}
+    for pair in s.pairs:
+        ln = _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps)
+        eps = epochs if pair == s.main_pair else sorted({first, last})
+        out["lines"][f"{pair[0]}-{pair[1]}"] = {
+            "epochs": list(eps), **_stack([_line_record(models[e], ln, anchor_img[pair[1]], s, live) for e in eps])}
+        if pair == s.main_pair and bool(live.all()) and not bool(live_pixels.all()):
+            out["live_line"] = _stack([_line_record(models[e], ln, anchor_img[pair[1]], s, live_pixels)
+                                       for e in eps])
+    if s.plane:
+        plane = _slices.plane(*(anchor_img[c] for c in s.plane_digits), s.plane_steps)
+        recs = []
+        for e in fig_eps:
+            pred, ent = _predict(models[e], plane.flat)
+            recs.append({"log_volume": _log_volume(models[e], plane.flat, s, live), "predicted": pred, "entropy": ent})
+        out["plane"] = {"epochs": fig_eps, **_stack(recs)}
+    if s.spectra:
+        spec_x = torch.stack([anchor_img[c] for c in s.plane_digits])[:, live]
+        for e in fig_eps:
+            W, b = models[e].shallow_parameters()
+            for c, row in zip(s.plane_digits, _shallow.spectrum(W[:, live], b, spec_x, s.activation, method="jacobi")):
                 out["spectra"].setdefault(str(c), []).append(row)
-    for rec in list(out["lines"].values()) + [out["plane"]]:
-        for k in ("log_volume", "end", "predicted", "entropy"):
-            if k in rec and rec[k]:
-                rec[k] = torch.stack(rec[k])
-    out["spectra"] = {c: torch.stack(v) for c, v in out["spectra"].items()}
+        out["spectra"] = {c: torch.stack(v) for c, v in out["spectra"].items()}
     return out
+
+
+def _measure_controls(result: _train.TrainResult, s: MnistPreset, x_test: torch.Tensor,
+                      lines: list[tuple[str, tuple[int, int], tuple[int, int]]], live: torch.Tensor) -> dict:
+    """The control statistics of one trained network on the control ``lines`` (:func:`control_anchor_pairs`): per
+    line, the contrast (:func:`~paperlib.experiments.core.line_contrast`) at initialisation and after training,
+    the distance of the final peak from the final class transition, the distance of the *initial* peak from that
+    same transition, and the number of class changes along the line after training."""
+    first, last = result.epochs[0], result.epochs[-1]
+    m0, m1 = result.model(first), result.model(last)
+    rows = []
+    for kind, pair, (i, j) in lines:
+        x1, x2 = x_test[i].double(), x_test[j].double()
+        ln = _slices.line(x1, x2, s.line_steps)
+        r0, r1 = _line_record(m0, ln, x2, s, live), _line_record(m1, ln, x2, s, live)
+        t = ln.t
+        rows.append({"kind": kind, "pair": list(pair), "anchors": [i, j],
+                     "contrast_init": line_contrast(r0["log_volume"], r0["end"]),
+                     "contrast_final": line_contrast(r1["log_volume"], r1["end"]),
+                     "distance_final": peak_boundary_distance(t, r1["log_volume"], r1["predicted"]),
+                     "distance_init": peak_boundary_distance(t, r0["log_volume"], r1["predicted"]),
+                     "changes": int((r1["predicted"][1:] != r1["predicted"][:-1]).sum())})
+    return {"rows": rows}
 
 
 def mnist(
@@ -263,11 +358,14 @@ def mnist(
     plane_steps: int | None = None,
     pairs: Sequence[tuple[int, int]] | None = None,
     init: str | None = None,
+    activation: str | None = None,
     source: str | None = None,
     pixels: str | None = None,
+    k: int | None = None,
+    seeds: Sequence[int] | None = None,
     plane: bool = True,
     spectra: bool = True,
-    seed: int = 0,
+    controls: bool = True,
     data_dir: str | None = None,
     base_url: str | None = None,
     hashes: dict[str, str] | None = None,
@@ -275,6 +373,7 @@ def mnist(
     cache_dir: str | None = None,
     progress: bool | None = None,
     num_threads: int | None = 1,
+    workers: int | None = None,
 ) -> MnistExperiment:
     r"""Fig. 2: a ``[784, n, 10]`` sigmoid network trained on MNIST; the geometry of its hidden layer
     :math:`\Phi(x) = \phi(Wx + b)/\sqrt n` on lines and a plane through test digits, and its spectra.
@@ -333,37 +432,64 @@ def mnist(
     """
     check_int(width, "width", min=784, none_ok=True)
     s = resolve(MNIST_PRESETS, preset, widths=None if width is None else (784, width, 10), line_steps=line_steps,
-                plane_steps=plane_steps, pairs=pairs, init=init, source=source, pixels=pixels, seed=seed,
-                plane=plane, spectra=spectra).with_epochs(epochs)
+                plane_steps=plane_steps, pairs=pairs, init=init, activation=activation, source=source,
+                pixels=pixels, k=k, seeds=seeds, plane=plane, spectra=spectra, controls=controls).with_epochs(epochs)
     check_int(num_threads, "num_threads", min=1, none_ok=True)
     store = _cache.Cache.open(cache_dir, enabled=cache)
     data_kw = {} if s.source == "subset" else {"data_dir": data_dir, "base_url": base_url, "hashes": hashes}
     x, y = _data.mnist("train", source=s.source, scale=s.scale, **data_kw)
     x_test, y_test = _data.mnist("test", source=s.source, scale=s.scale, **data_kw)
-    live = (x != 0).any(0) if s.pixels == "live" else torch.ones(x.shape[1], dtype=torch.bool)
+    live_pixels = (x != 0).any(0)
+    mask = live_pixels if s.pixels == "live" else torch.ones(x.shape[1], dtype=torch.bool)
     anchors = anchor_indices(x_test, y_test, x, y)
-    needed = {c for p in s.pairs for c in p} | set(s.plane_digits)
+    needed = {c for p in s.pairs for c in p} | set(s.plane_digits) | set(s.same_class)
     missing = needed - set(anchors)
     if missing:
         raise ValueError(f"the data have no test images of digits {sorted(missing)}")
     anchor_img = {c: x_test[i].double() for c, i in anchors.items()}
-    model = functools.partial(MLP, s.widths, s.activation, init=s.init)
+
+    # the networks: one per seed (the first draws the figures), and one on shuffled labels (a control)
+    shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(s.draw_seed))]
+    jobs = [{"config": s.train_config(seed), "data": (x, y), "evaluate": _train.classification_metrics(x, y)}
+            for seed in (s.seeds if s.controls else s.seeds[:1])]
+    if s.controls:
+        jobs.append({"config": s.train_config(), "data": (x, shuffled),
+                     "evaluate": _train.classification_metrics(x, shuffled)})
+    results = _train.train_many(jobs, workers=workers, model=s.model(), cache=cache, cache_dir=cache_dir,
+                                progress=progress, num_threads=num_threads)
+    result = results[0]
     with _train.threads(num_threads):
-        result = _train.train(model, (x, y), s.train_config(), evaluate=_train.classification_metrics(x, y),
-                              cache=cache, cache_dir=cache_dir, progress=progress, num_threads=None)
-        stacked = torch.stack([anchor_img[c] for c in sorted(anchor_img)])
-        description = {"train": result.key, "settings": s.to_dict(), "anchors": _cache.fingerprint(stacked, live)}
-        payload = cached(store, description, lambda: _measure_mnist(result, s, anchor_img, live))
+        fp = _cache.fingerprint(torch.stack([anchor_img[c] for c in sorted(anchor_img)]), mask, live_pixels)
+        figures = {k: v for k, v in s.to_dict().items() if k not in ("seeds", "controls", "same_class", "draw_seed")}
+        payload = cached(store, {"what": "mnist figures", "train": result.key, "settings": figures, "anchors": fp},
+                         lambda: _measure_figures(result, s, anchor_img, mask, live_pixels))
+        control_rows, control_acc = [], {}
+        if s.controls:
+            lines = control_anchor_pairs(y_test, s.pairs, s.same_class, s.draw_seed)
+            names = [f"seed {seed}" for seed in s.seeds] + ["shuffled"]
+            for name, r in zip(names, results):
+                desc = {"what": "mnist controls", "train": r.key, "lines": [[k, list(p), list(ij)] for k, p, ij in lines],
+                        "line_steps": s.line_steps, "k": s.k, "pixels": _cache.fingerprint(mask),
+                        "test": _cache.fingerprint(x_test)}
+                rows = cached(store, desc, lambda r=r: _measure_controls(r, s, x_test, lines, mask))["rows"]
+                control_rows += [{"network": name, **row} for row in rows]
+                with torch.no_grad():
+                    control_acc[name] = float((r.model()(x_test).argmax(1) == y_test).double().mean())
         test_acc = {}
         with torch.no_grad():
             for e in result.epochs:
                 test_acc[e] = float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
-    lines = {}
-    for pair in s.pairs:
-        rec = payload["lines"][f"{pair[0]}-{pair[1]}"]
+
+    def line_geometry(pair, rec) -> LineGeometry:
         ln = _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps)
-        lines[pair] = LineGeometry(pair, ln, tuple(rec["epochs"]), rec["log_volume"], rec["end"], rec["predicted"],
-                                   rec["entropy"])
+        return LineGeometry(pair, ln, tuple(rec["epochs"]), rec["log_volume"], rec["end"], rec["predicted"],
+                            rec["entropy"])
+
+    lines_geom = {pair: line_geometry(pair, payload["lines"][f"{pair[0]}-{pair[1]}"]) for pair in s.pairs}
+    live_line = None
+    if payload.get("live_line"):
+        main_rec = payload["lines"][f"{s.main_pair[0]}-{s.main_pair[1]}"]
+        live_line = line_geometry(s.main_pair, {"epochs": main_rec["epochs"], **payload["live_line"]})
     plane_geom = None
     if s.plane:
         pl = payload["plane"]
@@ -371,11 +497,12 @@ def mnist(
                                    _slices.plane(*(anchor_img[c] for c in s.plane_digits), s.plane_steps),
                                    tuple(pl["epochs"]), pl["log_volume"], pl["predicted"], pl["entropy"])
     spec = {int(c): v for c, v in payload["spectra"].items()}
-    lv_all = [lg.log_volume for lg in lines.values()] + ([plane_geom.log_volume] if plane_geom else [])
+    lv_all = [lg.log_volume for lg in lines_geom.values()] + ([plane_geom.log_volume] if plane_geom else [])
     if any(bool(torch.isneginf(v).any()) for v in lv_all):
         warnings.warn("the log volume element is -inf at some points: the metric is singular there (with "
                       "pixels='all', typically because weights of pixels blank in every training image have decayed "
-                      "to exactly 0); pass pixels='live' to measure it on the pixels the data use",
-                      RuntimeWarning, stacklevel=2)
-    return MnistExperiment(preset if isinstance(preset, str) else "custom", s, result, x_test, y_test, anchors, lines, plane_geom, spec,
-                           tuple(payload["spectra_epochs"]), test_acc, tuple(s.figure_epochs))
+                      "to exactly 0; with ReLU, because fewer units than k are active); pass pixels='live' to "
+                      "measure it on the pixels the data use, or a smaller k", RuntimeWarning, stacklevel=2)
+    return MnistExperiment(preset if isinstance(preset, str) else "custom", s, result, x_test, y_test, anchors,
+                           lines_geom, plane_geom, spec, tuple(payload["spectra_epochs"]), test_acc,
+                           tuple(s.figure_epochs), live_line, control_rows, control_acc)

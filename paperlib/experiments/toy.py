@@ -135,23 +135,21 @@ class ToyPreset(Preset):
 
 _SINUSOID_SNAPS = (0, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000, 5000, 7500, 10_000)
 _SINUSOID_PAPER = ToyPreset(widths=(2, 250, 2), lr=0.1, epochs=10_000, snapshots=_SINUSOID_SNAPS,
-                            figure_epochs=(0, 200, 5_000, 10_000), seeds=(0, 1, 2))
-_DEEP_PAPER = _SINUSOID_PAPER.replace(widths=(2, 8, 8, 8, 2), figure_epochs=(0, 10_000), seeds=(0,))
+                            figure_epochs=(0, 200, 5_000, 10_000), seeds=(0, 1, 2, 3, 4))
+_DEEP_PAPER = _SINUSOID_PAPER.replace(widths=(2, 8, 8, 8, 2), figure_epochs=(0, 10_000), seeds=(0, 1, 2))
 _XOR_PAPER = ToyPreset(widths=(2, 250, 2), lr=0.02, weight_decay=1e-4, batch_size=None, epochs=2_000,
-                       snapshots=(0, 100, 200, 500, 1000, 2000), seeds=(0,), hidden=(2, 10, 100, 250),
+                       snapshots=(0, 100, 200, 500, 1000, 2000), seeds=(0, 1, 2), hidden=(2, 10, 100, 250),
                        lim=(-1.5, 1.5), size=40)
 
-#: ``PRESETS[experiment][preset]``: ``"paper"`` is the authors' setting; ``"book"`` runs on a 2-core CPU (see the
-#: module docstring for what it changes).
+#: ``PRESETS[experiment][preset]``: ``"paper"`` is the authors' setting (with our seeds); ``"book"`` runs on a
+#: 2-core CPU (see the module docstring for what it changes).
 PRESETS: dict[str, dict[str, ToyPreset]] = {
     "sinusoid": {"paper": _SINUSOID_PAPER,
                  "book": _SINUSOID_PAPER.replace(lr=1.0, epochs=1_000,
                                                  snapshots=tuple(s // 10 for s in _SINUSOID_SNAPS),
                                                  figure_epochs=(0, 500, 1_000))},
     "xor": {"paper": _XOR_PAPER, "book": _XOR_PAPER},
-    "deep_mlp": {"paper": _DEEP_PAPER,
-                 "book": _DEEP_PAPER.replace(lr=1.0, epochs=1_000, snapshots=tuple(s // 10 for s in _SINUSOID_SNAPS),
-                                             figure_epochs=(0, 1_000))},
+    "deep_mlp": {"paper": _DEEP_PAPER, "book": _DEEP_PAPER},
 }
 
 
@@ -297,7 +295,8 @@ class Snapshot:
         margin: ``(ny, nx)`` logit difference :math:`z_1 - z_0`; its zero set is the decision boundary.
         distance: ``(ny, nx)`` distance to the network's decision boundary (``inf`` if none on the grid).
         magnification: ``(L,)`` statistic w.r.t. the network's boundary (NaN if none on the grid).
-        magnification_task: ``(L,)`` statistic w.r.t. the task's true boundary, or ``None``.
+        fixed: ``{name: (L,)}`` statistic w.r.t. fixed boundaries (e.g. ``"task"``, the task's true boundary, and
+            ``"control"``, a boundary the network was not trained on), the same masks at every epoch.
         accuracy: training accuracy at this epoch.
     """
 
@@ -308,8 +307,13 @@ class Snapshot:
     margin: torch.Tensor
     distance: torch.Tensor
     magnification: torch.Tensor
-    magnification_task: torch.Tensor | None
+    fixed: dict[str, torch.Tensor]
     accuracy: float = math.nan
+
+    @property
+    def magnification_task(self) -> torch.Tensor | None:
+        """``fixed["task"]``, or ``None`` when no task boundary was given."""
+        return self.fixed.get("task")
 
 
 def measure(
@@ -317,7 +321,7 @@ def measure(
     grid: _data.Grid,
     *,
     curvature: bool = True,
-    task_distance: torch.Tensor | None = None,
+    boundaries: dict[str, torch.Tensor] | None = None,
     delta: float = 0.1,
     far: float = 0.3,
     epoch: int = -1,
@@ -338,7 +342,8 @@ def measure(
         model: an MLP with inputs of dimension 2 and 2 classes.
         grid: the grid (:func:`paperlib.data.grid`).
         curvature: compute the Ricci scalar (first layer).
-        task_distance: ``(ny, nx)`` distances to the task's boundary for ``magnification_task`` (or ``None``).
+        boundaries: ``{name: (ny, nx)}`` distances of the grid points to fixed boundaries (e.g. ``"task"``,
+            ``"control"``), for ``Snapshot.fixed``.
         delta, far: parameters of :func:`magnification`.
         epoch, accuracy: recorded in the snapshot.
 
@@ -351,8 +356,9 @@ def measure(
         raise ValueError(f"model must map 2 inputs to 2 classes through >= 1 hidden layer; widths {model.widths}")
     if not isinstance(grid, _data.Grid):
         raise TypeError(f"grid must be a paperlib.data.Grid; got {type(grid).__name__}")
-    if task_distance is not None:
-        _grid_image(task_distance, grid, "task_distance")
+    boundaries = dict(boundaries or {})
+    for name, dist in boundaries.items():
+        _grid_image(dist, grid, f"boundaries[{name!r}]")
     P = grid.points.to(torch.float64)
     W, b = model.layers[0].weight.detach().double(), model.layers[0].bias.detach().double()
     logv = [_shallow.log_volume_element(W, b, P, model.activation, device=None)]
@@ -374,8 +380,11 @@ def measure(
     probability = grid.image(torch.softmax(logits, 1)[:, 1])
     distance = boundary_distance(margin, grid)
     mag = magnification(log_volume, distance, delta=delta, far=far)
-    mag_task = None if task_distance is None else magnification(log_volume, task_distance, delta=delta, far=far)
-    return Snapshot(int(epoch), log_volume, ricci, probability, margin, distance, mag, mag_task, float(accuracy))
+    fixed = {name: magnification(log_volume, dist, delta=delta, far=far) for name, dist in boundaries.items()}
+    return Snapshot(int(epoch), log_volume, ricci, probability, margin, distance, mag, fixed, float(accuracy))
+
+
+BOUNDARIES = ("own", "final", "task", "control")
 
 
 @dataclass
@@ -385,6 +394,8 @@ class Run:
     label: object
     training: _train.TrainResult
     snapshots: dict[int, Snapshot]
+    delta: float = 0.1
+    far: float = 0.3
 
     @property
     def config(self) -> _train.TrainConfig:
@@ -405,25 +416,50 @@ class Run:
         """The network at ``epoch`` (default: the last), in ``eval()`` mode."""
         return self.training.model(epoch)
 
-    def magnification(self, layer: int = 1, *, task: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(epochs (S,), M (S,))``: the statistic of hidden layer ``layer`` at every snapshot, w.r.t. the
-        network's own boundary or (``task=True``) the task's boundary."""
+    def magnification(self, layer: int = 1, *, boundary: str = "own") -> tuple[torch.Tensor, torch.Tensor]:
+        """``(epochs (S,), M (S,))``: the statistic of hidden layer ``layer`` at every snapshot, w.r.t.
+
+        - ``"own"``: the network's own decision boundary at that epoch (NaN where it has none on the grid);
+        - ``"final"``: the network's decision boundary at the *last* epoch, the same masks at every epoch, so the
+          change over training is a change of the geometry alone (defined at initialisation too);
+        - ``"task"``, ``"control"``: the fixed boundaries the experiment measured (``Snapshot.fixed``).
+        """
         check_int(layer, "layer", min=1, max=self.depth)
+        check_choice(boundary, "boundary", BOUNDARIES)
         eps = self.epochs
         vals = []
         for e in eps:
             s = self.snapshots[e]
-            m = s.magnification_task if task else s.magnification
-            if m is None:
-                raise ValueError("task=True needs a task boundary; this experiment has none")
+            if boundary == "own":
+                m = s.magnification
+            elif boundary == "final":
+                m = magnification(s.log_volume, self.final.distance, delta=self.delta, far=self.far)
+            else:
+                if boundary not in s.fixed:
+                    raise ValueError(f"boundary={boundary!r} was not measured in this experiment; it has "
+                                     f"{sorted(s.fixed)}")
+                m = s.fixed[boundary]
             vals.append(m[layer - 1])
         return torch.tensor(eps), torch.stack(vals)
 
-    def magnification_gain(self, layer: int = 1, *, task: bool = True) -> float:
-        """Change of the statistic over training, :math:`M(\text{last epoch}) - M(\text{first snapshot})`
-        (decades), w.r.t. the task's boundary (default; defined at initialisation) or the network's own."""
-        _, m = self.magnification(layer, task=task)
+    def magnification_gain(self, layer: int = 1, *, boundary: str = "task") -> float:
+        r"""Change of the statistic over training, :math:`M(\text{last epoch}) - M(\text{first snapshot})`
+        (decades), w.r.t. a fixed ``boundary`` (``"task"``, ``"control"`` or ``"final"``; see
+        :meth:`magnification`)."""
+        if boundary == "own":
+            raise ValueError("boundary must be a fixed boundary ('task', 'control' or 'final') for a gain: the own "
+                             "boundary moves, and need not exist at initialisation")
+        _, m = self.magnification(layer, boundary=boundary)
         return float(m[-1] - m[0])
+
+    def layer_increments(self, epoch: int | None = None, *, boundary: str = "final") -> torch.Tensor:
+        r"""``(L,)``: how much each hidden layer adds to the magnification, :math:`M_\ell - M_{\ell-1}`
+        (:math:`M_0 = 0`), at ``epoch`` (default: the last), w.r.t. ``boundary`` (see :meth:`magnification`)."""
+        epoch = self.epochs[-1] if epoch is None else epoch
+        check_choice(epoch, "epoch", tuple(self.epochs))
+        i = self.epochs.index(epoch)
+        m = torch.stack([self.magnification(layer, boundary=boundary)[1][i] for layer in range(1, self.depth + 1)])
+        return torch.diff(m, prepend=torch.zeros(1, dtype=m.dtype))
 
     @property
     def final(self) -> Snapshot:
@@ -439,8 +475,10 @@ class ToyExperiment:
         name, preset: which experiment and preset.
         x, y: the training data ``(N, 2)``, ``(N,)``.
         grid: the evaluation grid.
-        task_distance: ``(ny, nx)`` distance of each grid point to the task's true boundary.
-        runs: ``{label: Run}`` -- labels are seeds (sinusoid, deep MLP) or hidden widths (XOR).
+        distances: ``{name: (ny, nx)}`` distance of each grid point to the fixed boundaries: ``"task"`` (the
+            task's true boundary) and, for the sinusoid, ``"control"`` (a boundary the networks were not trained
+            on, :func:`paperlib.data.sinusoid_control_score`).
+        runs: ``{label: Run}`` -- labels are seeds (sinusoid, deep MLP) or ``(width, seed)`` (XOR).
         figure_epochs: the epochs the paper's figure shows (start, middle, end), in this run's schedule.
         settings: the :class:`ToyPreset` after overrides.
         delta, far: parameters of the magnification statistic.
@@ -451,12 +489,17 @@ class ToyExperiment:
     x: torch.Tensor
     y: torch.Tensor
     grid: _data.Grid
-    task_distance: torch.Tensor
+    distances: dict[str, torch.Tensor]
     runs: dict
     figure_epochs: tuple[int, ...]
     settings: ToyPreset
     delta: float
     far: float
+
+    @property
+    def task_distance(self) -> torch.Tensor:
+        """``distances["task"]``."""
+        return self.distances["task"]
 
     def describe(self) -> str:
         """One line with the preset's training settings (machine-independent, for printing)."""
@@ -465,10 +508,10 @@ class ToyExperiment:
         if s.weight_decay:
             opt += f", weight decay {s.weight_decay:g}"
         batch = "full batch" if s.batch_size is None else f"batch {s.batch_size}"
-        runs = "widths" if self.name == "xor" else "seeds"
         arch = "[2, w, 2]" if self.name == "xor" else str(list(s.widths))
+        runs = (f"widths {list(s.hidden)} x seeds {list(s.seeds)}" if self.name == "xor" else f"seeds {list(s.seeds)}")
         return (f"{self.name} ({self.preset} preset): {arch} {s.activation}, {opt}, {batch}, {s.epochs} epochs, "
-                f"{runs} {list(self.runs)}, grid {s.size}x{s.size} on [{s.lim[0]:g}, {s.lim[1]:g}]^2")
+                f"{runs}, grid {s.size}x{s.size} on [{s.lim[0]:g}, {s.lim[1]:g}]^2")
 
     def run(self, label: object | None = None) -> Run:
         """The run of ``label`` (default: the first)."""
@@ -478,33 +521,42 @@ class ToyExperiment:
             raise ValueError(f"label must be one of {list(self.runs)}; got {label!r}")
         return self.runs[label]
 
+    def gains(self, layer: int = 1, *, boundary: str = "task", labels: Sequence | None = None) -> torch.Tensor:
+        """``(R,)`` :meth:`Run.magnification_gain` of the runs ``labels`` (default: all), float64."""
+        labels = list(self.runs) if labels is None else list(labels)
+        return torch.tensor([self.run(lab).magnification_gain(layer, boundary=boundary) for lab in labels],
+                            dtype=torch.float64)
+
 
 # ------------------------------------------------------------------------------------------------------------------
 # experiments
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _run_all(name: str, preset: str, settings: ToyPreset, x: torch.Tensor, y: torch.Tensor, task_score,
+def _run_all(name: str, preset: str, settings: ToyPreset, x: torch.Tensor, y: torch.Tensor, scores: dict,
              runs: dict, *, curvature: str, delta: float, far: float, cache: bool, cache_dir, progress,
-             num_threads) -> ToyExperiment:
-    """Train each run (``{label: (widths, seed)}``) through the cache and measure it at every snapshot."""
+             num_threads, workers) -> ToyExperiment:
+    """Train each run (``{label: (widths, seed)}``) through the cache (in parallel processes, :func:`paperlib.
+    train.train_many`) and measure it at every snapshot against its own boundary and the fixed ones (``scores``:
+    ``{name: score function}``)."""
     check_choice(curvature, "curvature", ("first", "all", "none"))
     magnification(torch.zeros(1), torch.zeros(1), delta=delta, far=far)  # validate delta/far early
     _cache.Cache.open(cache_dir, enabled=cache)  # the cache root is checked before any work
     grid = _data.grid(settings.lim[0], settings.lim[1], settings.size)
-    task_distance = boundary_distance(grid.image(task_score(grid.points)), grid)
+    distances = {k: boundary_distance(grid.image(score(grid.points)), grid) for k, score in scores.items()}
     evaluate = _train.classification_metrics(x, y)
+    jobs = [{"model": settings.model(widths), "config": settings.train_config(seed)} for widths, seed in runs.values()]
+    results = _train.train_many(jobs, workers=workers, data=(x, y), evaluate=evaluate, cache=cache,
+                                cache_dir=cache_dir, progress=progress, num_threads=num_threads)
     out = {}
     with _train.threads(num_threads):
-        for i, (label, (widths, seed)) in enumerate(runs.items()):
-            result = _train.train(settings.model(widths), (x, y), settings.train_config(seed), evaluate=evaluate,
-                                  cache=cache, cache_dir=cache_dir, progress=progress, num_threads=None)
+        for i, (label, result) in enumerate(zip(runs, results)):
             want_curv = curvature == "all" or (curvature == "first" and i == 0)
-            snaps = {e: measure(result.model(e), grid, curvature=want_curv, task_distance=task_distance,
+            snaps = {e: measure(result.model(e), grid, curvature=want_curv, boundaries=distances,
                                 delta=delta, far=far, epoch=e, accuracy=float(result.history["accuracy"][e]))
                      for e in result.epochs}
-            out[label] = Run(label, result, snaps)
-    return ToyExperiment(name, preset, x, y, grid, task_distance, out, settings.figure_epochs, settings,
+            out[label] = Run(label, result, snaps, float(delta), float(far))
+    return ToyExperiment(name, preset, x, y, grid, distances, out, settings.figure_epochs, settings,
                          float(delta), float(far))
 
 
@@ -518,7 +570,9 @@ _COMMON = """
         grid_size: override the grid resolution.
         delta, far: parameters of :func:`magnification`.
         cache, cache_dir, progress: passed to :func:`paperlib.train.train`.
-        num_threads: torch threads while training and measuring (restored afterwards); 1 is fastest here."""
+        num_threads: torch threads while measuring (restored afterwards); 1 is fastest here.
+        workers: processes training the runs in parallel (:func:`paperlib.train.train_many`; ``None``: one per
+            CPU core)."""
 
 
 def sinusoid(
@@ -535,6 +589,7 @@ def sinusoid(
     cache_dir: str | None = None,
     progress: bool | None = None,
     num_threads: int | None = 1,
+    workers: int | None = None,
 ) -> ToyExperiment:
     r"""Fig. 1: ``[2, 250, 2]`` sigmoid networks (``init="paper"``) trained on the sinusoid task, one per seed.
 
@@ -555,9 +610,10 @@ def sinusoid(
     settings = _settings("sinusoid", preset, epochs, grid_size, seeds=seeds)
     x, y = _data.sinusoid(400, data_seed)
     runs = {s: (settings.widths, s) for s in settings.seeds}
-    return _run_all("sinusoid", _name(preset), settings, x, y, _data.sinusoid_score, runs, curvature=curvature,
+    scores = {"task": _data.sinusoid_score, "control": _data.sinusoid_control_score}
+    return _run_all("sinusoid", _name(preset), settings, x, y, scores, runs, curvature=curvature,
                     delta=delta, far=far, cache=cache, cache_dir=cache_dir, progress=progress,
-                    num_threads=num_threads)
+                    num_threads=num_threads, workers=workers)
 
 
 def xor(
@@ -566,7 +622,7 @@ def xor(
     widths: Sequence[int] | None = None,
     epochs: int | None = None,
     grid_size: int | None = None,
-    seed: int = 0,
+    seeds: Sequence[int] | None = None,
     curvature: str = "all",
     delta: float = 0.1,
     far: float = 0.3,
@@ -574,6 +630,7 @@ def xor(
     cache_dir: str | None = None,
     progress: bool | None = None,
     num_threads: int | None = 1,
+    workers: int | None = None,
 ) -> ToyExperiment:
     r"""XOR: ``[2, w, 2]`` sigmoid networks trained full-batch on the four points :math:`(\pm1, \pm1)`.
 
@@ -583,19 +640,18 @@ def xor(
 
     Args:
         preset: ``"book"`` or ``"paper"`` (identical here), or a :class:`ToyPreset`.
-        widths: hidden widths (one run each; runs keyed by width).
-        seed: network seed for every width.
+        widths: hidden widths; seeds: network seeds (one run per width and seed, keyed ``(width, seed)``).
         curvature: as in :func:`sinusoid` (default ``"all"``: every width).{common}
 
     Returns:
-        :class:`ToyExperiment` with runs keyed by width.
+        :class:`ToyExperiment` with runs keyed by ``(width, seed)``.
     """
-    check_int(seed, "seed")
-    settings = _settings("xor", preset, epochs, grid_size, hidden=widths, seeds=(seed,))
+    settings = _settings("xor", preset, epochs, grid_size, hidden=widths, seeds=seeds)
     x, y = _data.xor()
-    runs = {w: ((2, w, 2), seed) for w in settings.hidden}
-    return _run_all("xor", _name(preset), settings, x, y, _data.xor_score, runs, curvature=curvature, delta=delta,
-                    far=far, cache=cache, cache_dir=cache_dir, progress=progress, num_threads=num_threads)
+    runs = {(w, s): ((2, w, 2), s) for w in settings.hidden for s in settings.seeds}
+    return _run_all("xor", _name(preset), settings, x, y, {"task": _data.xor_score}, runs, curvature=curvature,
+                    delta=delta, far=far, cache=cache, cache_dir=cache_dir, progress=progress,
+                    num_threads=num_threads, workers=workers)
 
 
 def deep_mlp(
@@ -611,6 +667,7 @@ def deep_mlp(
     cache_dir: str | None = None,
     progress: bool | None = None,
     num_threads: int | None = 1,
+    workers: int | None = None,
 ) -> ToyExperiment:
     r"""Deep MLP: ``[2, 8, 8, 8, 2]`` sigmoid networks on the sinusoid task; volume element after each hidden layer.
 
@@ -626,9 +683,10 @@ def deep_mlp(
     settings = _settings("deep_mlp", preset, epochs, grid_size, seeds=seeds)
     x, y = _data.sinusoid(400, data_seed)
     runs = {s: (settings.widths, s) for s in settings.seeds}
-    return _run_all("deep_mlp", _name(preset), settings, x, y, _data.sinusoid_score, runs, curvature="none",
+    scores = {"task": _data.sinusoid_score, "control": _data.sinusoid_control_score}
+    return _run_all("deep_mlp", _name(preset), settings, x, y, scores, runs, curvature="none",
                     delta=delta, far=far, cache=cache, cache_dir=cache_dir, progress=progress,
-                    num_threads=num_threads)
+                    num_threads=num_threads, workers=workers)
 
 
 def _name(preset: str | ToyPreset) -> str:

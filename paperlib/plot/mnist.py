@@ -2,6 +2,7 @@ r"""Figures of chapter 6 (MNIST, Fig. 2): slices through images across training.
 
 - :func:`line_figure` -- the line between two digits, one panel per epoch;
 - :func:`pairs_figure` -- one line panel per digit pair;
+- :func:`relative_line_plot` -- the line's log volume element relative to its anchors, all epochs on one axis;
 - :func:`plane_figure`, :func:`ternary_figure` -- the plane through three digits, one row per epoch, on square or
   ternary axes.
 
@@ -14,14 +15,18 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .._checks import check_int
-from ._util import get_field, pick_epochs
-from .core import interpolation_plot, plane_panels, ternary_panels
+import matplotlib
 
-__all__ = ["line_figure", "pairs_figure", "plane_figure", "ternary_figure"]
+from .._checks import check_int
+from ._util import as_array, get_axes, get_field, pick_epochs
+from .core import LOG_VOLUME_LABEL, interpolation_plot, plane_panels, ternary_panels
+
+__all__ = ["line_figure", "pairs_figure", "relative_line_plot", "plane_figure", "ternary_figure"]
 
 
 def _line_panel(line_geometry: object, epoch: int, ax, *, images: bool) -> None:
@@ -60,6 +65,55 @@ def line_figure(
     for ax, e in zip(axes[0], chosen):
         _line_panel(line_geometry, e, ax, images=True)
     return fig
+
+
+def relative_line_plot(
+    lines: Mapping[str, object],
+    epochs: Sequence[int] | None = None,
+    *,
+    ax=None,
+    title: str | None = None,
+):
+    r"""The log volume element along a line *relative to its anchors*,
+    :math:`\ell(t) - \tfrac12\big(\ell(x_1) + \ell(x_2)\big)`, for several epochs on one shared axis (a colour per
+    epoch, from light to dark), so that the initialisation and the trained network can be compared although their
+    absolute levels differ by thousands of decades. ``lines`` maps a label to a line geometry (fields as in
+    :func:`line_figure`, plus ``end_log_volume: (S, 2)``); the first is drawn solid, the others dashed (e.g. the
+    same line measured on all pixels and on the live pixels only). Dots mark where the predicted class changes.
+
+    Returns:
+        The ``Axes``.
+    """
+    if not isinstance(lines, Mapping) or not lines:
+        raise ValueError("lines must be a non-empty mapping {label: line geometry}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    ax = get_axes(ax)
+    first = next(iter(lines.values()))
+    chosen = pick_epochs(get_field(first, "epochs"), epochs)
+    cmap = matplotlib.colormaps["viridis"]
+    for j, (label, lg) in enumerate(lines.items()):
+        eps = list(get_field(lg, "epochs"))
+        t = as_array(get_field(lg, "line").t, "line.t", ("T",))
+        lv = as_array(get_field(lg, "log_volume"), "log_volume", (len(eps), len(t)))
+        ends = as_array(get_field(lg, "end_log_volume"), "end_log_volume", (len(eps), 2))
+        pred = as_array(get_field(lg, "predicted"), "predicted", (len(eps), len(t)))
+        for k, e in enumerate(chosen):
+            i = eps.index(e)
+            rel = lv[i] - ends[i].mean()
+            colour = cmap(0.85 * k / max(1, len(chosen) - 1))
+            ax.plot(t, rel, color=colour, ls="-" if j == 0 else "--", lw=1.6,
+                    label=f"{label}, epoch {e}" if len(lines) > 1 else f"epoch {e}")
+            change = np.flatnonzero(pred[i][1:] != pred[i][:-1])
+            mid = 0.5 * (t[change] + t[change + 1])
+            ax.plot(mid, np.interp(mid, t, rel), "o", color=colour, ms=4)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("t  (x1 → x2)")
+    ax.set_ylabel(LOG_VOLUME_LABEL + " − its mean at the anchors")
+    ax.legend(fontsize=7, ncol=2 if len(lines) > 1 else 1)
+    d = get_field(first, "digits")
+    ax.set_title(title or f"{d[0]} → {d[1]}: relative to the anchors (dots: class changes)")
+    return ax
 
 
 def pairs_figure(
