@@ -64,6 +64,7 @@ __all__ = [
     "TrainResult",
     "train",
     "train_many",
+    "parallel_map",
     "run_key",
     "cross_entropy",
     "classification_metrics",
@@ -616,7 +617,7 @@ def _train_job(kwargs: dict) -> TrainResult:
 @contextlib.contextmanager
 def _main_hidden():
     """Hide ``__main__``'s file and spec while worker processes start, so that ``spawn`` does not run a user's
-    script again in every worker (the jobs refer to importable modules only; see :func:`train_many`)."""
+    script again in every worker (the jobs refer to importable modules only; see :func:`parallel_map`)."""
     main = sys.modules.get("__main__")
     saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
     try:
@@ -631,50 +632,70 @@ def _main_hidden():
             main.__dict__.update(saved)
 
 
-def train_many(jobs: Sequence[dict], *, workers: int | None = None, **common) -> list[TrainResult]:
-    """Several independent :func:`train` runs, in parallel worker processes: ``train(**common, **job)`` for each
-    job, results in the order of ``jobs``.
+def _one_thread(fn: Callable, item: object) -> object:
+    torch.set_num_threads(1)
+    return fn(item)
+
+
+def parallel_map(fn: Callable, items: Sequence, *, workers: int | None = None) -> list:
+    """``[fn(item) for item in items]``, computed in parallel worker processes, in the order of ``items``.
 
     Each worker is a fresh interpreter (``spawn``: no locks or thread pools inherited from this process) that
-    trains with one thread, so on ``c`` cores up to ``c`` small runs (seeds, controls) proceed at once. Results
-    are bit-identical to sequential ones and go through the same cache (a cached run is read, not retrained).
-    The jobs are pickled to the workers: factories, losses and data must refer to importable modules (e.g.
-    ``functools.partial(MLP, widths)``; :func:`classification_metrics` pickles). Jobs that refer to anything
-    defined in ``__main__`` (a script's or notebook's own classes) run here, one after the other. Callbacks are
-    not supported.
+    computes with one torch thread, so on ``c`` cores up to ``c`` items proceed at once; results are the same as
+    sequential ones. ``fn`` and the items are pickled to the workers: they must refer to importable modules.
+    Where something refers to ``__main__`` (a script's or notebook's own functions and classes) the items are
+    computed here, one after the other, as they are with ``workers=1``.
+
+    Args:
+        fn: a module-level function of one argument.
+        items: its arguments.
+        workers: processes; ``None``: ``$PAPERLIB_WORKERS`` if set, else the number of CPU cores, at most one per
+            item.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise TypeError(f"items must be a sequence; got {type(items).__name__}")
+    if workers is None:
+        env = os.environ.get("PAPERLIB_WORKERS", "").strip()
+        workers = int(env) if env.isdigit() and int(env) >= 1 else (os.cpu_count() or 1)
+    check_int(workers, "workers", min=1)
+    workers = min(workers, len(items))
+    if workers > 1:
+        import pickle
+
+        try:
+            portable = all(b"__main__" not in pickle.dumps((fn, item)) for item in items)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            portable = False
+        workers = workers if portable else 1
+    if workers <= 1:
+        return [fn(item) for item in items]
+    import concurrent.futures
+    import multiprocessing
+
+    with _main_hidden(), concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_one_thread, fn, item) for item in items]  # workers start while __main__ is hidden
+        return [f.result() for f in futures]
+
+
+def train_many(jobs: Sequence[dict], *, workers: int | None = None, **common) -> list[TrainResult]:
+    """Several independent :func:`train` runs, ``train(**common, **job)`` for each job, in parallel worker
+    processes (:func:`parallel_map`: one torch thread each; bit-identical to sequential runs; the same cache, so a
+    cached run is read, not retrained). Results in the order of ``jobs``.
+
+    Everything passed must pickle and refer to importable modules (e.g. ``functools.partial(MLP, widths)``;
+    :func:`classification_metrics` pickles); jobs that refer to ``__main__`` run here one after the other.
+    Callbacks are not supported.
 
     Args:
         jobs: keyword arguments of :func:`train` per run (e.g. ``{"model": ..., "config": ...}``).
-        workers: processes; ``None``: ``$PAPERLIB_WORKERS`` if set, else the number of CPU cores, at most one per
-            job; 1 runs the jobs here, one after the other.
+        workers: processes (see :func:`parallel_map`); 1 runs the jobs here, one after the other.
         common: keyword arguments shared by every job.
     """
     if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Sequence) or not all(isinstance(j, dict) for j in jobs):
         raise TypeError("jobs must be a sequence of dicts of keyword arguments of paperlib.train.train")
     if "callback" in common or any("callback" in j for j in jobs):
         raise ValueError("callback is not supported by train_many (it would run in another process)")
-    if workers is None:
-        env = os.environ.get("PAPERLIB_WORKERS", "").strip()
-        workers = int(env) if env.isdigit() and int(env) >= 1 else (os.cpu_count() or 1)
-    check_int(workers, "workers", min=1)
-    kwargs = [{**common, **job} for job in jobs]
-    workers = min(workers, len(kwargs))
-    if workers > 1:
-        import pickle
-
-        try:
-            portable = all(b"__main__" not in pickle.dumps(kw) for kw in kwargs)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            portable = False
-        workers = workers if portable else 1
-    if workers <= 1:
-        return [train(**kw) for kw in kwargs]
-    import concurrent.futures
-    import multiprocessing
-
-    for kw in kwargs:
-        kw["num_threads"] = 1
-    with _main_hidden(), concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_train_job, kw) for kw in kwargs]  # every worker starts while __main__ is hidden
-        return [f.result() for f in futures]
+    return parallel_map(_train_job, [{**common, **job} for job in jobs], workers=workers)

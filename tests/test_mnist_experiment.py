@@ -154,7 +154,7 @@ def test_mnist_paper_code_path_smoke(tmp_path):
     plane, spectra, geometry cache -- with 1 epoch and tiny sizes."""
     served = tmp_path / "served"
     hashes = write_fake_mnist(served, n_train=120, n_test=40)
-    kw = dict(epochs=1, width=800, line_steps=3, plane_steps=3, pairs=[(7, 6), (1, 2)],
+    kw = dict(epochs=1, width=800, line_steps=3, plane_steps=3, pairs=[(7, 6), (1, 2)], pixels="all",
               data_dir=tmp_path / "mnist", base_url=served.as_uri(), hashes=hashes, cache_dir=tmp_path / "cache")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -178,5 +178,54 @@ def test_mnist_paper_code_path_smoke(tmp_path):
     # the second call reads both caches and gives the same numbers
     m2 = ex.mnist("paper", **kw)
     assert m2.training.source == "cache" and torch.equal(m2.lines[(7, 6)].log_volume, lg.log_volume)
-    live = ex.mnist("paper", pixels="live", plane=False, spectra=False, **kw)
-    assert live.plane is None and live.spectra == {} and "non-blank" in live.describe()
+    kw.pop("pixels")
+    live = ex.mnist("paper", plane=False, spectra=False, **kw)  # the paper preset measures the live pixels
+    assert live.plane is None and live.spectra == {} and "non-blank" in live.describe() and live.live_line is None
+    # the controls: three seeds and a network on shuffled labels, each on the same random and same-class lines
+    s = m.settings
+    assert len(m.controls) == (len(s.pairs) + len(s.same_class)) * (len(s.seeds) + 1)
+    assert {r["network"] for r in m.controls} == {"seed 0", "seed 1", "seed 2", "shuffled"}
+    assert set(m.control_accuracy) == {"seed 0", "seed 1", "seed 2", "shuffled"}
+    same = m.control_table("same", "seed 0")
+    assert len(same) == len(s.same_class) and all(r["pair"][0] == r["pair"][1] for r in same)
+    assert all(r["anchors"][0] != r["anchors"][1] for r in same)
+    assert all(math.isfinite(r["contrast_final"]) for r in m.controls)
+    # with pixels="all" the main line is measured on the live pixels too
+    assert m.live_line is not None and m.live_line.log_volume.shape == lg.log_volume.shape
+    assert -1 <= m.plane_correlation(m.plane.epochs[-1]) <= 1
+    # the same seeds and lines, and therefore the same rows, when computed in one process
+    one = ex.mnist("paper", plane=False, spectra=False, workers=1, **kw)
+    assert one.controls == live.controls
+
+
+def test_control_lines_are_seeded_and_valid():
+    y = torch.arange(60) % 10
+    a = ex.control_anchor_pairs(y, [(7, 6), (1, 2)], (3, 4), seed=5)
+    assert a == ex.control_anchor_pairs(y, [(7, 6), (1, 2)], (3, 4), seed=5)
+    assert a != ex.control_anchor_pairs(y, [(7, 6), (1, 2)], (3, 4), seed=6)
+    for kind, (c1, c2), (i, j) in a:
+        assert int(y[i]) == c1 and int(y[j]) == c2 and i != j and (kind == "same") == (c1 == c2)
+    with pytest.raises(ValueError, match="digit 3"):
+        ex.control_anchor_pairs(torch.tensor([3, 1, 2]), [], (3,), seed=0)
+
+
+def test_paper_preset_stays_finite_when_blank_pixel_weights_underflow(tmp_path):
+    """The authors' 200 epochs of float32 training drive the weights of always-blank pixels to exactly 0 and the
+    full determinant to 0. Shortened: SGD at lr 1 with weight decay 0.9 multiplies a blank pixel's weight by 0.1 at
+    every step, so 60 steps reach 1e-60: exactly 0 in float32. The paper preset (live pixels) stays finite."""
+    served = tmp_path / "served"
+    hashes = write_fake_mnist(served, n_train=120, n_test=40)
+    preset = ex.MNIST_PRESETS["paper"].replace(
+        optimizer="sgd", lr=1.0, momentum=0.0, weight_decay=0.9, epochs=30, snapshots=(0, 30), figure_epochs=(0, 30),
+        widths=(784, 800, 10), line_steps=3, plane_steps=3, pairs=((7, 6),), seeds=(0,), controls=False,
+        spectra=False)
+    kw = dict(data_dir=tmp_path / "mnist", base_url=served.as_uri(), hashes=hashes, cache_dir=tmp_path / "cache")
+    m = ex.mnist(preset, **kw)
+    W, _ = m.model().shallow_parameters()
+    blank = torch.arange(56)  # write_fake_mnist leaves the first two rows blank
+    assert bool((W[:, blank] == 0).all())  # the underflow happened
+    assert m.settings.pixels == "live"
+    assert bool(torch.isfinite(m.lines[(7, 6)].log_volume).all()) and bool(torch.isfinite(m.plane.log_volume).all())
+    with pytest.warns(RuntimeWarning, match="-inf"):
+        full = ex.mnist(preset.replace(pixels="all"), **kw)
+    assert bool(torch.isneginf(full.lines[(7, 6)].log_volume[-1]).all())

@@ -142,7 +142,7 @@ class MnistPreset(Preset):
 MNIST_PRESETS: dict[str, MnistPreset] = {
     "paper": MnistPreset(widths=(784, 2000, 10), init="paper", epochs=200,
                          snapshots=(0, 1, 2, 5, 10, 20, 50, 100, 150, 200), figure_epochs=(0, 100, 200),
-                         source="full", line_steps=64, plane_steps=60),
+                         source="full", line_steps=64, plane_steps=60, pixels="live"),
     "book": MnistPreset(widths=(784, 1000, 10), init="pytorch", epochs=40, snapshots=(0, 1, 2, 5, 10, 20, 40),
                         figure_epochs=(0, 20, 40), source="subset", line_steps=32, plane_steps=24),
 }
@@ -349,6 +349,34 @@ def _measure_controls(result: _train.TrainResult, s: MnistPreset, x_test: torch.
     return {"rows": rows}
 
 
+def _network_job(job: tuple) -> dict:
+    """Train one network of :func:`mnist` and measure it (in a worker process): the figures for the first, the
+    control lines for every one; each measurement is cached."""
+    i, name, labels, seed, c = job
+    s, x, x_test, y_test, store = c["s"], c["x"], c["x_test"], c["y_test"], c["store"]
+    result = _train.train(s.model(), (x, labels), s.train_config(seed),
+                          evaluate=_train.classification_metrics(x, labels), **c["train"])
+    out: dict = {"result": result, "figures": None, "rows": []}
+    with _train.threads(c["train"]["num_threads"]):
+        if i == 0:
+            fp = _cache.fingerprint(torch.stack([c["anchor_img"][d] for d in sorted(c["anchor_img"])]), c["mask"],
+                                    c["live_pixels"])
+            figures = {k: v for k, v in s.to_dict().items() if k not in ("seeds", "controls", "same_class", "draw_seed")}
+            out["figures"] = cached(store, {"what": "mnist figures", "train": result.key, "settings": figures,
+                                            "anchors": fp},
+                                    lambda: _measure_figures(result, s, c["anchor_img"], c["mask"], c["live_pixels"]))
+        if c["lines"]:
+            desc = {"what": "mnist controls", "train": result.key,
+                    "lines": [[kind, list(p), list(ij)] for kind, p, ij in c["lines"]], "line_steps": s.line_steps,
+                    "k": s.k, "pixels": _cache.fingerprint(c["mask"]), "test": _cache.fingerprint(x_test)}
+            out["rows"] = cached(store, desc, lambda: _measure_controls(result, s, x_test, c["lines"], c["mask"]))["rows"]
+        with torch.no_grad():
+            eps = result.epochs if i == 0 else result.epochs[-1:]
+            out["test_accuracy"] = {e: float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
+                                    for e in eps}
+    return out
+
+
 def mnist(
     preset: str | MnistPreset = "book",
     *,
@@ -378,8 +406,9 @@ def mnist(
     r"""Fig. 2: a ``[784, n, 10]`` sigmoid network trained on MNIST; the geometry of its hidden layer
     :math:`\Phi(x) = \phi(Wx + b)/\sqrt n` on lines and a plane through test digits, and its spectra.
 
-    Measured, with the full 784-dimensional log volume element :math:`\log_{10}\sqrt{\det g}` (``k = 784``,
-    :func:`paperlib.shallow.log_volume_element`: one QR per point, no automatic differentiation):
+    Measured, with the full 784-dimensional log volume element :math:`\log_{10}\sqrt{\det g}` (``k = None``,
+    :func:`paperlib.shallow.log_volume_element`: one QR per point, no automatic differentiation), or with the
+    top-``k`` log pseudo-determinant (``k``; e.g. for ReLU, whose Jacobian has the rank of its active units):
 
     - along the line between the anchors of each pair in ``pairs`` (:func:`paperlib.slices.line`): log volume
       element, predicted class and prediction entropy -- the main pair (the first, 7 -> 6) at every snapshot, the
@@ -393,12 +422,25 @@ def mnist(
     the initialisation. Training goes through the cache of :mod:`paperlib.train`; the geometry is cached too
     (``<cache>/geometry/``, keyed by the training run and these settings), so a second call takes seconds.
 
+    Controls (``controls=True``; ``MnistExperiment.controls``, one row per line and network): a network per seed in
+    ``seeds`` and one trained on **shuffled labels** (a fixed permutation of the training labels, the first seed's
+    initialisation), each measured at its initialisation and after training on the same **control lines**: for
+    every digit pair a line between two test images drawn at random (:func:`control_anchor_pairs`), and for every
+    digit of ``same_class`` a line between two different test images of that digit, which crosses no boundary of
+    the task. Per line: the contrast at initialisation and after training, the distance of the final peak from
+    the final class transition, the distance of the *initial* peak from that same transition, and the number of
+    class changes. With ``pixels="all"`` the main line is also measured on the live pixels
+    (``MnistExperiment.live_line``). The networks are trained and measured in parallel worker processes
+    (``workers``; :func:`paperlib.train.parallel_map`).
+
     Presets (:data:`MNIST_PRESETS`):
 
     - ``"paper"``: ``[784, 2000, 10]``, sigmoid, the authors' initialisation (all parameters :math:`N(0, 1)`,
       ``init="paper"``), Adam lr 1e-3, weight decay 1e-4, batch 100 (our choice; the paper does not state it),
       200 epochs on full MNIST (downloaded: ``source="full"``); line 64 steps, plane 60 x 60. For a GPU (hours on a
-      2-core CPU).
+      2-core CPU). It measures the metric on the **live pixels** (``pixels="live"``): over 200 epochs of float32
+      training the weights of the always-blank pixels underflow to exactly 0, and the determinant over all 784
+      pixels is then 0 (:math:`\log = -\infty`) at every point.
     - ``"book"``: about two minutes on a 2-core CPU from an empty cache. Changes: width 1,000 (the full
       determinant needs ``n >= 784``); 40 epochs on the 4,000 training images of the offline 5,000-image subset;
       line 32 steps, plane 24 x 24; and PyTorch's default initialisation (``init="pytorch"``: weights and biases
@@ -417,15 +459,16 @@ def mnist(
     snapshot schedule (as in :func:`sinusoid`).
 
     Args:
-        preset: ``"book"`` or ``"paper"``.
-        epochs, width, line_steps, plane_steps, pairs, init, source, pixels: override the preset (``width >=
-            784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"`` or ``"full"``).
-        plane, spectra: measure the plane and the spectra.
-        seed: network seed (initialisation and mini-batch order).
+        preset: ``"book"``, ``"paper"`` or a :class:`MnistPreset`.
+        epochs, width, line_steps, plane_steps, pairs, init, activation, source, pixels, k, seeds: override the
+            preset (``width >= 784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"``
+            or ``"full"``; ``seeds``: network seeds, the first draws the figures).
+        plane, spectra, controls: measure the plane, the spectra and the controls.
         data_dir, base_url, hashes: where full MNIST is stored, where it is downloaded from, and checksums
             overriding the pinned ones (:func:`paperlib.data.fetch_mnist`).
         cache, cache_dir, progress: as in :func:`paperlib.train.train` (``cache`` also covers the geometry).
         num_threads: torch threads while training and measuring (restored afterwards); 1 is fastest on 2 cores.
+        workers: worker processes for the networks (``None``: one per CPU core; 1: all here).
 
     Returns:
         :class:`MnistExperiment`.
@@ -448,37 +491,21 @@ def mnist(
         raise ValueError(f"the data have no test images of digits {sorted(missing)}")
     anchor_img = {c: x_test[i].double() for c, i in anchors.items()}
 
-    # the networks: one per seed (the first draws the figures), and one on shuffled labels (a control)
+    # the networks: one per seed (the first draws the figures), and one on shuffled labels (a control); each is
+    # trained and measured in a worker process of its own (paperlib.train.parallel_map)
     shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(s.draw_seed))]
-    jobs = [{"config": s.train_config(seed), "data": (x, y), "evaluate": _train.classification_metrics(x, y)}
-            for seed in (s.seeds if s.controls else s.seeds[:1])]
+    networks = [(f"seed {seed}", y, seed) for seed in (s.seeds if s.controls else s.seeds[:1])]
     if s.controls:
-        jobs.append({"config": s.train_config(), "data": (x, shuffled),
-                     "evaluate": _train.classification_metrics(x, shuffled)})
-    results = _train.train_many(jobs, workers=workers, model=s.model(), cache=cache, cache_dir=cache_dir,
-                                progress=progress, num_threads=num_threads)
-    result = results[0]
-    with _train.threads(num_threads):
-        fp = _cache.fingerprint(torch.stack([anchor_img[c] for c in sorted(anchor_img)]), mask, live_pixels)
-        figures = {k: v for k, v in s.to_dict().items() if k not in ("seeds", "controls", "same_class", "draw_seed")}
-        payload = cached(store, {"what": "mnist figures", "train": result.key, "settings": figures, "anchors": fp},
-                         lambda: _measure_figures(result, s, anchor_img, mask, live_pixels))
-        control_rows, control_acc = [], {}
-        if s.controls:
-            lines = control_anchor_pairs(y_test, s.pairs, s.same_class, s.draw_seed)
-            names = [f"seed {seed}" for seed in s.seeds] + ["shuffled"]
-            for name, r in zip(names, results):
-                desc = {"what": "mnist controls", "train": r.key, "lines": [[k, list(p), list(ij)] for k, p, ij in lines],
-                        "line_steps": s.line_steps, "k": s.k, "pixels": _cache.fingerprint(mask),
-                        "test": _cache.fingerprint(x_test)}
-                rows = cached(store, desc, lambda r=r: _measure_controls(r, s, x_test, lines, mask))["rows"]
-                control_rows += [{"network": name, **row} for row in rows]
-                with torch.no_grad():
-                    control_acc[name] = float((r.model()(x_test).argmax(1) == y_test).double().mean())
-        test_acc = {}
-        with torch.no_grad():
-            for e in result.epochs:
-                test_acc[e] = float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
+        networks.append(("shuffled", shuffled, s.seeds[0]))
+    lines = control_anchor_pairs(y_test, s.pairs, s.same_class, s.draw_seed) if s.controls else []
+    context = {"s": s, "x": x, "x_test": x_test, "y_test": y_test, "anchor_img": anchor_img, "mask": mask,
+               "live_pixels": live_pixels, "lines": lines, "store": store,
+               "train": {"cache": cache, "cache_dir": cache_dir, "progress": progress, "num_threads": num_threads}}
+    outs = _train.parallel_map(_network_job, [(i, name, labels, seed, context) for i, (name, labels, seed)
+                                              in enumerate(networks)], workers=workers)
+    result, payload, test_acc = outs[0]["result"], outs[0]["figures"], outs[0]["test_accuracy"]
+    control_rows = [{"network": name, **row} for (name, _, _), out in zip(networks, outs) for row in out["rows"]]
+    control_acc = {name: out["test_accuracy"][out["result"].epochs[-1]] for (name, _, _), out in zip(networks, outs)}
 
     def line_geometry(pair, rec) -> LineGeometry:
         ln = _slices.line(anchor_img[pair[0]], anchor_img[pair[1]], s.line_steps)
