@@ -2,6 +2,7 @@
 test of the paper preset's code path (full-MNIST download from local files, training, geometry, caching)."""
 
 import itertools
+import json
 import math
 import warnings
 
@@ -194,8 +195,8 @@ def test_mnist_paper_code_path_smoke(tmp_path):
     assert m.live_line is not None and m.live_line.log_volume.shape == lg.log_volume.shape
     assert -1 <= m.plane_correlation(m.plane.epochs[-1]) <= 1
     # the same seeds and lines, and therefore the same rows, when computed in one process
-    one = ex.mnist("paper", plane=False, spectra=False, workers=1, **kw)
-    assert one.controls == live.controls
+    one = ex.mnist("paper", plane=False, spectra=False, workers=1, **{**kw, "cache_dir": tmp_path / "other"})
+    assert one.training.source == "trained" and json.dumps(one.controls) == json.dumps(live.controls)
 
 
 def test_control_lines_are_seeded_and_valid():
@@ -210,13 +211,14 @@ def test_control_lines_are_seeded_and_valid():
 
 
 def test_paper_preset_stays_finite_when_blank_pixel_weights_underflow(tmp_path):
-    """The authors' 200 epochs of float32 training drive the weights of always-blank pixels to exactly 0 and the
-    full determinant to 0. Shortened: SGD at lr 1 with weight decay 0.9 multiplies a blank pixel's weight by 0.1 at
-    every step, so 60 steps reach 1e-60: exactly 0 in float32. The paper preset (live pixels) stays finite."""
+    """Weights of always-blank pixels are moved by weight decay alone; in long float32 training they shrink to the
+    bottom of the float32 range, and a weight that reaches exactly 0 stays there (its gradient is then 0): the full
+    determinant is then 0. Shortened: plain SGD with lr * weight_decay = 1 sends every blank-pixel weight to exactly
+    0 in one step (w - lr * wd * w = 0). The paper preset (live pixels) stays finite; all pixels give -inf."""
     served = tmp_path / "served"
     hashes = write_fake_mnist(served, n_train=120, n_test=40)
     preset = ex.MNIST_PRESETS["paper"].replace(
-        optimizer="sgd", lr=1.0, momentum=0.0, weight_decay=0.9, epochs=30, snapshots=(0, 30), figure_epochs=(0, 30),
+        optimizer="sgd", lr=1.0, momentum=0.0, weight_decay=1.0, epochs=3, snapshots=(0, 3), figure_epochs=(0, 3),
         widths=(784, 800, 10), line_steps=3, plane_steps=3, pairs=((7, 6),), seeds=(0,), controls=False,
         spectra=False)
     kw = dict(data_dir=tmp_path / "mnist", base_url=served.as_uri(), hashes=hashes, cache_dir=tmp_path / "cache")

@@ -41,3 +41,15 @@ def test_environment_yml_agrees_with_pyproject():
     listed = dict(_split(r) for r in pip if not r.startswith("-e"))
     assert listed == _pyproject()
     assert "-e ." in pip
+
+
+def test_import_needs_only_torch_numpy_and_scipy():
+    """A GPU machine may have torch and the scientific stack only: the book's extras load on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, paperlib, paperlib.experiments, paperlib.geometry, paperlib.train, paperlib.models; "
+            "print(sorted(m for m in ('sympy', 'matplotlib', 'mpltern', 'pooch', 'mlxtend', 'kornia') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -29,6 +29,21 @@ def test_line_figure_one_panel_per_epoch():
         plot.line_figure(object())
 
 
+def test_relative_line_plot_subtracts_the_anchor_mean():
+    import numpy as np
+
+    lg = line_geometry()
+    ax = plot.relative_line_plot({"all": lg, "live": lg}, [0, 5])
+    curves = [ln for ln in ax.get_lines() if ln.get_linestyle() in ("-", "--") and len(ln.get_xdata()) == 16]
+    assert len(curves) == 4 and {c.get_linestyle() for c in curves} == {"-", "--"}
+    want = (lg.log_volume[1] - lg.end_log_volume[1].mean()).numpy()
+    assert np.allclose(curves[1].get_ydata(), want)
+    dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert len(dots[1].get_xdata()) == 1  # the single 7 -> 6 change at epoch 5
+    with pytest.raises(ValueError, match="lines"):
+        plot.relative_line_plot({})
+
+
 def test_plane_figure():
     pg = plane_geometry()
     fig = plot.plane_figure(pg)

@@ -352,6 +352,25 @@ def test_iterable_without_fingerprint_needs_a_data_key(tmp_path):
         train.train(SmallCNN, _loader(), cfg(batch_size=5), cache=False)
 
 
+def test_train_many_in_worker_processes_equals_sequential(xy, tmp_path):
+    x, y = xy
+    jobs = [{"config": cfg(epochs=3, seed=s)} for s in (1, 2, 3)]
+    common = dict(model=mlp(), data=(x, y), evaluate=train.classification_metrics(x, y))
+    parallel = train.train_many(jobs, workers=2, cache_dir=tmp_path, **common)
+    sequential = train.train_many(jobs, workers=1, cache=False, **common)
+    for a, b in zip(parallel, sequential):
+        assert a.source == "trained" and a.key == b.key
+        assert_same(a, b)
+    again = train.train_many(jobs, workers=2, cache_dir=tmp_path, **common)
+    assert [r.source for r in again] == ["cache"] * 3
+    # a model defined here (in a test module that workers can import) or in __main__ works either way
+    assert train.parallel_map(abs, [-1, 2, -3], workers=2) == [1, 2, 3]
+    with pytest.raises(ValueError, match="callback"):
+        train.train_many(jobs, callback=lambda e, m: None, **common)
+    with pytest.raises(ValueError, match="workers"):
+        train.parallel_map(abs, [1], workers=0)
+
+
 def test_progress_resolution(monkeypatch, xy, capsys):
     monkeypatch.setenv("PAPERLIB_PROGRESS", "0")
     assert train.progress_enabled() is False

@@ -14,18 +14,23 @@ r"""The small core every chapter's experiments stand on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import torch
 
+from .. import activations as _act
 from .. import cache as _cache
 from .. import slices as _slices
-from .._checks import check_choice
+from .. import train as _train
+from .._checks import check_choice, check_int, check_ints
+from ..models import INITS, MLP
 
 __all__ = [
     "Preset",
+    "TrainingPreset",
     "resolve",
     "rescale_epochs",
     "cached",
@@ -60,6 +65,62 @@ class Preset:
         if unknown:
             raise TypeError(f"unknown preset fields {sorted(unknown)} for {type(self).__name__}")
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainingPreset(Preset):
+    """The part of a preset shared by every experiment that trains :class:`paperlib.models.MLP` classifiers: the
+    network, its optimiser and schedule, and the epochs the figures show.
+
+    Attributes:
+        widths: MLP widths; activation, init: of :class:`paperlib.models.MLP`.
+        optimizer, lr, momentum, weight_decay, batch_size, epochs, snapshots: of
+            :class:`paperlib.train.TrainConfig` (snapshots are stored sorted, with the last epoch).
+        figure_epochs: the epochs the paper's figures show (kept where they are snapshot epochs).
+    """
+
+    widths: tuple[int, ...] = ()
+    activation: str = "sigmoid"
+    init: str = "paper"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int | None = 50
+    epochs: int = 1000
+    snapshots: tuple[int, ...] = (0,)
+    figure_epochs: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        set_ = functools.partial(object.__setattr__, self)
+        set_("widths", check_ints(self.widths, "widths", min=1))
+        _act.check_name(self.activation)
+        check_choice(self.init, "init", INITS)
+        cfg = self.train_config(0)  # checks the optimiser fields and the snapshots
+        set_("snapshots", cfg.snapshots)
+        figure = check_ints(self.figure_epochs, "figure_epochs", min=0, max=self.epochs, nonempty=False)
+        set_("figure_epochs", tuple(e for e in figure if e in cfg.snapshots))
+
+    def with_epochs(self, epochs: int | None) -> "TrainingPreset":
+        """The preset with ``epochs`` total epochs and its snapshot and figure epochs rescaled in proportion
+        (:func:`rescale_epochs`, always with 0 and the last epoch); ``None``: unchanged."""
+        if epochs is None:
+            return self
+        check_int(epochs, "epochs", min=1)
+        return self.replace(epochs=epochs,
+                            snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
+                            figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
+
+    def train_config(self, seed: int) -> _train.TrainConfig:
+        """The :class:`~paperlib.train.TrainConfig` of the run with ``seed``."""
+        return _train.TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                                  weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
+                                  snapshots=self.snapshots, seed=seed)
+
+    def model(self, widths: tuple[int, ...] | None = None) -> functools.partial:
+        """The model factory of a run: :class:`paperlib.models.MLP` with ``widths`` (default: the preset's), this
+        preset's activation and initialisation."""
+        return functools.partial(MLP, widths or self.widths, self.activation, init=self.init)
 
 
 def resolve(presets: Mapping[str, Preset], preset: str | Preset, **overrides) -> Preset:

