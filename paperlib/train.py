@@ -13,6 +13,9 @@ r"""Seeded, cached, resumable training of any ``nn.Module``: one trainer for eve
 - a :class:`TrainConfig`: optimiser (SGD with momentum, Adam; weight decay), learning-rate schedule (constant,
   linear decay to 0, cosine), gradient-norm clipping, precision, epochs, snapshot epochs and seed.
 
+:func:`train_many` runs independent runs (seeds, controls) in parallel worker processes, and :func:`parallel_map`
+any picklable job.
+
 Randomness and exact resuming. Every epoch runs with the global RNG (and the loader's own generator, if it has
 one) seeded by ``(config.seed, epoch)``, so the batch order, the augmentations drawn in the main process and
 dropout depend on the seed and the epoch only. A checkpoint (model, optimiser state with momentum buffers, history,
@@ -265,6 +268,9 @@ def model_fingerprint(model: nn.Module) -> str:
 
 
 def _describe(fn: object) -> object:
+    """What of a loss or evaluation function enters the cache key: its ``description`` attribute if it has one,
+    else its qualified name and a digest of its code (bytecode, constants and referenced names), so that editing a
+    function, even a lambda, gives a new key."""
     if fn is None:
         return None
     desc = getattr(fn, "description", None)
@@ -272,7 +278,12 @@ def _describe(fn: object) -> object:
         return desc
     if isinstance(fn, functools.partial):
         return {"partial": _describe(fn.func), "args": repr(fn.args), "kwargs": repr(sorted(fn.keywords.items()))}
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    if code is None:
+        return name
+    digest = hashlib.sha256(code.co_code + repr((code.co_consts, code.co_names, code.co_varnames)).encode())
+    return {"name": name, "code": digest.hexdigest()}
 
 
 def _is_tensor_data(data: object) -> bool:

@@ -146,6 +146,9 @@ def test_key_changes_with_config_model_data_and_functions(xy):
     assert key_of(cfg(), x, y, device="cuda") != base
     assert key_of(cfg(), x, y, evaluate=None) != base
     assert key_of(cfg(), x, y, loss=lambda m, b: m(b[0]).sum()) != base
+    # an edited function (even a lambda of the same name) is another key
+    assert key_of(cfg(), x, y, loss=lambda m, b: m(b[0]).sum()) != key_of(cfg(), x, y, loss=lambda m, b: m(b[0]).mean())
+    assert key_of(cfg(), x, y, loss=lambda m, b: m(b[0]).sum()) == key_of(cfg(), x, y, loss=lambda m, b: m(b[0]).sum())
 
 
 def test_model_instance_and_bad_factory_refused(xy):
