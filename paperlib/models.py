@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from . import activations as _act
-from ._checks import check_choice, check_ints, check_int
+from ._checks import check_choice, check_int, check_ints
 
 __all__ = ["MLP", "FeatureMap", "INITS"]
 
@@ -182,3 +182,143 @@ class MLP(nn.Module):
 
     def extra_repr(self) -> str:
         return f"widths={list(self.widths)}, activation={self.activation!r}, init={self.init!r}"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the CIFAR-style ResNet of chapters 7-8
+# ------------------------------------------------------------------------------------------------------------------
+
+__all__ += ["Activation", "BasicBlock", "ResNet", "ResNetFeatures", "RESNET_DEPTHS"]
+
+#: Blocks per stage of the ResNets of the papers (CIFAR variants).
+RESNET_DEPTHS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+
+
+class Activation(nn.Module):
+    """An activation of :mod:`paperlib.activations` by name, as a module (so that ``repr`` shows it)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = _act.check_name(name)
+        self._fn = _act.function(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(x)
+
+    def extra_repr(self) -> str:
+        return repr(self.name)
+
+
+class BasicBlock(nn.Module):
+    r"""The residual block of ResNet-18/34: :math:`y = \phi\big(\mathrm{BN}(W_2 * \phi(\mathrm{BN}(W_1 * x)))
+    + s(x)\big)` with 3 x 3 convolutions (the first with ``stride``) and the shortcut :math:`s` the identity, or a
+    1 x 1 convolution with batch norm where the shape changes. The activation :math:`\phi` is applied inside the
+    block too (the authors' blocks ignored their activation option and always used GELU).
+
+    ``(B, c_in, H, W) -> (B, c_out, H / stride, W / stride)``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, activation: str = "relu"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.act = Activation(activation)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act(self.bn1(self.conv1(x)))
+        return self.act(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    r"""The CIFAR variant of ResNet: a 3 x 3 stride-1 stem (no max-pool), four stages of :class:`BasicBlock`
+    (widths ``w, 2w, 4w, 8w``, the last three starting with stride 2), global average pooling and a linear readout.
+    ResNet-18 is ``depths=(2, 2, 2, 2)``, ResNet-34 ``(3, 4, 6, 3)`` (:data:`RESNET_DEPTHS`), ``width=64`` as in
+    the papers.
+
+    Args:
+        depths: blocks per stage (four positive integers).
+        width: channels of the stem and the first stage.
+        activation: a name of :mod:`paperlib.activations`, used everywhere, blocks included.
+        in_channels: image channels (3 for CIFAR-10, 1 for MNIST).
+        num_classes: logits of the readout.
+
+    ``forward(x)``: ``(B, in_channels, H, W) -> (B, num_classes)`` logits. :meth:`features` gives the output of
+    the stem (block 0) or of stage ``1..4``; :meth:`feature_map` the batched map whose geometry is measured.
+    """
+
+    def __init__(self, depths: Sequence[int] = (2, 2, 2, 2), width: int = 64, activation: str = "gelu", *,
+                 in_channels: int = 3, num_classes: int = 10):
+        super().__init__()
+        depths = check_ints(depths, "depths", min=1)
+        if len(depths) != 4:
+            raise ValueError(f"depths must list the blocks of the four stages, e.g. (2, 2, 2, 2); got {depths!r}")
+        self.depths, self.width = depths, check_int(width, "width", min=1)
+        self.activation = _act.check_name(activation)
+        self.in_channels = check_int(in_channels, "in_channels", min=1)
+        self.stem = nn.Sequential(nn.Conv2d(self.in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+                                  Activation(activation))
+        stages, c = [], width
+        for i, n in enumerate(depths):
+            c_out = width * 2 ** i
+            blocks = [BasicBlock(c, c_out, 1 if i == 0 else 2, activation)]
+            blocks += [BasicBlock(c_out, c_out, 1, activation) for _ in range(n - 1)]
+            stages.append(nn.Sequential(*blocks))
+            c = c_out
+        self.stages = nn.ModuleList(stages)
+        self.head = nn.Linear(c, check_int(num_classes, "num_classes", min=1))
+
+    @property
+    def feature_dim(self) -> int:
+        """Channels after the last stage (512 for ``width=64``): the dimension of the pooled features."""
+        return self.width * 8
+
+    def features(self, x: torch.Tensor, block: int = 4) -> torch.Tensor:
+        """Output of the stem (``block=0``) or of stage ``block`` (1..4): ``(B, C, H', W')``."""
+        check_int(block, "block", min=0, max=4)
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must have shape (B, {self.in_channels}, H, W); got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        h = self.stem(x)
+        for stage in self.stages[:block]:
+            h = stage(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean((2, 3)))
+
+    def feature_map(self, block: int = 4, size: int | None = None) -> "ResNetFeatures":
+        r"""The feature map of ``block`` (0 = stem, 1..4 = stages), average-pooled to ``size`` numbers
+        (default: :attr:`feature_dim`, 512 for ``width=64``): a batched module ``(B, C_in, H, W) -> (B, size)``
+        sharing this network's parameters. For the last stage and ``size = C`` this is the global average pool
+        that feeds the readout (the papers' features); see :class:`ResNetFeatures`."""
+        return ResNetFeatures(self, check_int(block, "block", min=0, max=4),
+                              self.feature_dim if size is None else check_int(size, "size", min=1))
+
+    def extra_repr(self) -> str:
+        return f"depths={list(self.depths)}, width={self.width}, activation={self.activation!r}"
+
+
+class ResNetFeatures(nn.Module):
+    r"""Block ``block`` of a :class:`ResNet`, flattened channel by channel and average-pooled to ``size`` numbers:
+    the ``C H' W'`` outputs are cut into ``size`` contiguous, equal groups (``torch.nn.functional.
+    adaptive_avg_pool1d``) and each is averaged. When ``size`` is a multiple of ``C``, each group is a horizontal
+    strip of one channel; ``size = C`` is the per-channel global average. ``(B, C_in, H, W) -> (B, size)``.
+    It holds the network itself, so it follows later changes of its parameters."""
+
+    def __init__(self, net: ResNet, block: int, size: int):
+        super().__init__()
+        self.net, self.block, self.size = net, block, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net.features(x, self.block).flatten(1)
+        if h.shape[1] < self.size:
+            raise ValueError(f"block {self.block} has {h.shape[1]} outputs, fewer than size={self.size}")
+        return torch.nn.functional.adaptive_avg_pool1d(h[:, None, :], self.size)[:, 0, :]
+
+    def extra_repr(self) -> str:
+        return f"block={self.block}, size={self.size}"

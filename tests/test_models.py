@@ -94,3 +94,59 @@ def test_bad_inputs_name_the_argument():
         m(torch.zeros(3, 5))
     with pytest.raises(TypeError, match="x must be"):
         m([[0.0, 0.0]])
+
+
+# ------------------------------------------------------------------------------------------------ the CIFAR ResNet
+
+
+def test_resnet_architecture_matches_the_cifar_variant():
+    from paperlib.models import RESNET_DEPTHS, Activation, ResNet
+
+    r18, r34 = ResNet(RESNET_DEPTHS["resnet18"]), ResNet(RESNET_DEPTHS["resnet34"])
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(r18) == 11_173_962 and count(r34) == 21_282_122  # the CIFAR ResNet-18/34 with 10 classes
+    assert r34.stem[0].kernel_size == (3, 3) and r34.stem[0].stride == (1, 1)  # 3x3 stride-1 stem, no max-pool
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in r34.modules())
+    # the activation is applied everywhere, inside the blocks too
+    relu = ResNet((1, 1, 1, 1), 8, "relu")
+    names = {m.name for m in relu.modules() if isinstance(m, Activation)}
+    assert names == {"relu"} and sum(isinstance(m, Activation) for m in relu.modules()) == 1 + 4
+    x = torch.randn(3, 3, 32, 32)
+    net = ResNet((1, 1, 1, 1), 8).eval()
+    assert net(x).shape == (3, 10)
+    shapes = [net.features(x, b).shape for b in range(5)]
+    assert shapes == [(3, 8, 32, 32), (3, 8, 32, 32), (3, 16, 16, 16), (3, 32, 8, 8), (3, 64, 4, 4)]
+    # the last block pooled to its channels is the global average pool that feeds the readout
+    f4 = net.feature_map(4)
+    assert f4(x).shape == (3, net.feature_dim) == (3, 64)
+    with torch.no_grad():
+        assert torch.allclose(net.head(f4(x)), net(x), atol=1e-6)
+        # a block pooled to C * k numbers averages k horizontal strips of each channel
+        h = net.features(x, 2)
+        want = h.reshape(3, 16, 2, 8, 16).mean((3, 4)).reshape(3, 32)
+        assert torch.allclose(net.feature_map(2, 32)(x), want, atol=1e-6)
+    mnist_net = ResNet((1, 1, 1, 1), 4, in_channels=1)
+    assert mnist_net(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_resnet_geometry_needs_eval_mode_and_bad_arguments():
+    from paperlib import geometry
+    from paperlib.models import ResNet
+
+    net = ResNet((1, 1, 1, 1), 4, in_channels=1)
+    x = torch.randn(2, 1, 16, 16)
+    with pytest.raises(ValueError, match="eval"):
+        geometry.log_volume_element(net.feature_map(4), x, k=8)
+    lv = geometry.log_volume_element(net.eval().feature_map(4), x, k=8)
+    assert lv.shape == (2,) and bool(torch.isfinite(lv).all())
+    for kw, err, match in [(dict(depths=(2, 2, 2)), ValueError, "depths"), (dict(width=0), ValueError, "width"),
+                           (dict(activation="swish"), ValueError, "activation"),
+                           (dict(in_channels=1.5), TypeError, "in_channels")]:
+        with pytest.raises(err, match=match):
+            ResNet(**kw)
+    with pytest.raises(ValueError, match="block"):
+        net.feature_map(5)
+    with pytest.raises(ValueError, match="x must have shape"):
+        net.features(torch.randn(2, 3, 16, 16))
+    with pytest.raises(ValueError, match="size"):
+        net.feature_map(4, 1000)(x)
