@@ -1,11 +1,7 @@
 """paperlib.data: IDX parsing, the checked MNIST download (served locally, never from the internet) and the
 offline 5,000-image subset with its deterministic split."""
 
-import functools
 import gzip
-import http.server
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,26 +75,6 @@ def test_fetch_from_a_file_url_and_parse(tmp_path):
                         base_url=served.as_uri(), hashes=hashes)
     assert xa.shape == (50, 784) and xa.dtype == torch.float64 and float(xa.max()) == 255.0
     assert torch.equal(ya, torch.cat([y, yt]))
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no request lines on stderr
-        pass
-
-
-@pytest.fixture()
-def http_folder(tmp_path):
-    folder = tmp_path / "www"
-    folder.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=folder))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_fetch_over_http_from_localhost(http_folder, tmp_path):
