@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_volume.py
 	$(BIN)/python benchmarks/bench_ricci.py
+	$(BIN)/python benchmarks/bench_jacobian.py
 
 clean:
 	rm -rf _build .pytest_cache

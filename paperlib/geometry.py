@@ -42,6 +42,7 @@ import copy
 import functools
 import inspect
 import math
+import time
 from typing import Callable, Literal, NamedTuple
 
 import torch
@@ -203,6 +204,8 @@ class _Bound(NamedTuple):
     chunk_size: int | None
     mode: str
     compile: bool
+    strategy: str = "vmap"
+    key: tuple = ()
 
     @property
     def d(self) -> int:
@@ -220,6 +223,9 @@ def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
     chunk_size = check_chunk_size(o["chunk_size"])
     check_choice(o["mode"], "mode", ("auto", "forward", "reverse"))
     check_bool(o["compile"], "compile")
+    strategy = check_choice(o["strategy"], "strategy", ("auto", "vmap", "loop"))
+    if strategy == "loop" and o["mode"] == "forward":
+        raise ValueError("strategy='loop' runs backward passes: it needs mode='reverse' (or 'auto')")
     x = prepare_input(x, "x", o["dtype"], o["device"])
     fn, state = _as_function(f, x.dtype, x.device, o["train_mode"])
     mode = o["mode"]
@@ -231,7 +237,10 @@ def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
             raise ValueError(f"compile=True cannot compile forward-mode derivatives of batch norm in torch "
                              f"{torch.__version__}: pass mode='reverse' (or 'auto') or compile=False")
         mode = "reverse"
-    return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"])
+    if strategy == "loop":
+        mode = "reverse"
+    key = (type(f).__qualname__, id(f), tuple(x.shape[1:]), x.dtype, x.device.type)
+    return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"], strategy, key)
 
 
 def _per_point(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -276,15 +285,36 @@ def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, mat
     return vmap(lambda u: pullback(u)[0])(basis)
 
 
-def _jacobian_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False) -> torch.Tensor:
+def _loop_stack(f, state, in_shape, flat: torch.Tensor) -> torch.Tensor:
+    r"""The ``n`` rows :math:`e_i^\top J` of every point's Jacobian, ``(n, B, d)``, by a loop of ``n`` backward
+    passes of the whole chunk through one recorded forward pass (row ``i`` of every point is the gradient of
+    :math:`\sum_b f_i(x_b)`, the points being independent). The same numbers as the vmapped VJPs, by another route:
+    on CPU a loop of whole-batch backward passes can beat ``vmap`` over convolution backward."""
+    rows = _rows(functools.partial(_call, f, state), in_shape)
+    inp = flat.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = rows(inp)
+        n = out.shape[1]
+        return torch.stack([torch.autograd.grad(out[:, i].sum(), inp, retain_graph=i < n - 1)[0] for i in range(n)])
+
+
+def _stack(f, state, in_shape, flat, forward: bool, materialise: bool, loop: bool) -> torch.Tensor:
+    if loop:
+        return _loop_stack(f, state, in_shape, flat)
+    return _derivative_stack(f, state, in_shape, flat, forward, materialise)
+
+
+def _jacobian_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False,
+                     loop: bool = False) -> torch.Tensor:
     """Jacobians of one chunk, ``(B, n, d)``."""
-    stack = _derivative_stack(f, state, in_shape, flat, forward, materialise)
+    stack = _stack(f, state, in_shape, flat, forward, materialise, loop)
     return stack.permute(1, 2, 0) if forward else stack.permute(1, 0, 2)
 
 
-def _metric_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False) -> torch.Tensor:
+def _metric_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False,
+                   loop: bool = False) -> torch.Tensor:
     """Metrics of one chunk, ``(B, d, d)``, contracted straight from the direction-major derivatives."""
-    stack = _derivative_stack(f, state, in_shape, flat, forward, materialise)
+    stack = _stack(f, state, in_shape, flat, forward, materialise, loop)
     if forward:
         return torch.einsum("mbi,nbi->bmn", stack, stack)
     return torch.einsum("ibm,ibn->bmn", stack, stack)
@@ -304,6 +334,31 @@ def _kernel(name: str, compile: bool) -> Callable:
     return _COMPILED[name]
 
 
+#: The reverse-mode route chosen by ``strategy="auto"``, per map, input shape, dtype, device and chunk size: timed
+#: once and remembered for the process (a performance choice only; both routes give the same numbers).
+_STRATEGY: dict[tuple, bool] = {}
+
+
+def _loop_wins(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor, forward: bool) -> bool:
+    """Whether the loop of backward passes is the route for this call: as asked, or (``"auto"``) the faster of the
+    two on a few points of the first chunk, timed once per map and shape."""
+    if b.strategy != "auto":
+        return b.strategy == "loop"
+    key = (*b.key, first.shape[0])
+    if key not in _STRATEGY:
+        sample = first[: min(8, first.shape[0])]
+        times = {}
+        for loop in (False, True):
+            kernel(b.f, b.state, in_shape, sample, forward, loop=loop)  # warm-up (allocations, lazy init)
+            start = time.perf_counter()
+            kernel(b.f, b.state, in_shape, sample, forward, loop=loop)
+            if sample.is_cuda:
+                torch.cuda.synchronize(sample.device)
+            times[loop] = time.perf_counter() - start
+        _STRATEGY[key] = times[True] < times[False]
+    return _STRATEGY[key]
+
+
 def _chunked(name: str, b: _Bound) -> torch.Tensor:
     """Run kernel ``name`` over ``b.x`` chunk by chunk.
 
@@ -320,7 +375,8 @@ def _chunked(name: str, b: _Bound) -> torch.Tensor:
     numbers = (d if forward else n) * max(n, d)  # held by the directional derivatives of one point
     if not b.compile:
         chunk_size = b.chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
-        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward) for chunk in flat.split(chunk_size)])
+        loop = not forward and _loop_wins(b, kernel, in_shape, flat[:chunk_size], forward)
+        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward, loop=loop) for chunk in flat.split(chunk_size)])
     chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
     if pad:
@@ -340,6 +396,7 @@ def jacobian(
     device: str | torch.device | None = "auto",
     compile: bool = False,
     train_mode: TrainMode = "raise",
+    strategy: str = "auto",
 ) -> torch.Tensor:
     r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
 
@@ -368,12 +425,18 @@ def jacobian(
         train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
             dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
             an eval-mode deep copy (``f`` is left in training mode, untouched).
+        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
+            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
+            ``"auto"`` (default): the faster of the two, timed on a few points the first time a map is measured
+            with a given input shape, dtype, device and chunk size, and remembered. On CPU the loop can win for
+            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
+            Forward mode and ``compile=True`` use ``vmap``.
 
     Returns:
         ``(B, n, d)`` tensor.
     """
     return _chunked("jacobian", _bind(f, x, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
-                                      compile=compile, train_mode=train_mode))
+                                      compile=compile, train_mode=train_mode, strategy=strategy))
 
 
 def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -383,7 +446,7 @@ def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     stored.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
             ``train_mode``) as there.
 
     Returns:
@@ -423,7 +486,7 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
             ``train_mode``) as there.
 
     Returns:
@@ -494,7 +557,7 @@ def log_volume_element(
                \log_b \sqrt{\textstyle\prod_{i \le k}\lambda_i(g)} = \sum_{i=1}^{k} \log_b s_i .
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``dtype``, ``device``, ``compile``,
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
             ``train_mode``) as there.
         k: ``None`` for the full determinant; an integer in ``1..min(n, d)`` for the product of the top ``k``
             eigenvalues. A full metric of rank below ``d`` (e.g. any map with ``n < d``, or a ReLU map whose

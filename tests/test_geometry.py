@@ -279,3 +279,26 @@ def test_lower_precision_spectrum_takes_the_jacobian_route():
     s = geometry.spectrum(f, x, dtype=None)
     assert s.dtype == torch.float32
     assert torch.equal(s, geometry.singular_values(geometry.jacobian(f, x, dtype=None)))
+
+
+def test_reverse_mode_strategies_agree_and_auto_remembers_its_choice():
+    torch.manual_seed(0)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.GELU(),
+                              torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.Flatten()).eval()
+    x = torch.randn(5, 2, 6, 6)
+    want = torch.autograd.functional.jacobian(lambda v: cnn.double()(v).sum(0), x.double()).permute(1, 0, 2, 3, 4)
+    cnn.float()
+    for strategy in ("vmap", "loop", "auto"):
+        J = geometry.jacobian(cnn, x, mode="reverse", strategy=strategy, chunk_size=2)
+        assert J.shape == (5, 54, 72)
+        assert torch.allclose(J, want.reshape(5, 54, 72), rtol=1e-12, atol=1e-12), strategy
+    g = {s: geometry.metric(cnn, x, strategy=s) for s in ("vmap", "loop")}
+    assert torch.allclose(g["vmap"], g["loop"], rtol=1e-12, atol=1e-14)
+    chosen = [k for k in geometry._STRATEGY if k[1] == id(cnn)]
+    assert chosen and all(isinstance(geometry._STRATEGY[k], bool) for k in chosen)
+    with pytest.raises(ValueError, match="strategy"):
+        geometry.jacobian(cnn, x, strategy="fast")
+    with pytest.raises(ValueError, match="reverse"):
+        geometry.jacobian(cnn, x, strategy="loop", mode="forward")
+    # the loop runs backward passes: no gradient reaches the module, nothing of it changes
+    assert all(p.grad is None for p in cnn.parameters())
