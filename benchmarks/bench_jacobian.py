@@ -109,7 +109,7 @@ def main() -> None:
                 results[name] = out
         ref = results["loop"]
         err = {k: float((v - ref).abs().max() / ref.abs().max()) for k, v in results.items()}
-        choice = [v for k, v in geometry._STRATEGY.items() if k[1] == id(f)]
+        choice = [v for k, v in geometry._STRATEGY.items() if k[0] == repr(f)]
         fastest = min(v for k, v in best.items() if k != "paperlib")
         print(f"\n{type(net).__name__} depths {list(net.depths)} width {net.width}, {points} points of {shape}, "
               f"k = {f.size}, {dtype}, {dev.type}, {args.threads} threads; paperlib chose "

@@ -111,7 +111,8 @@ class Cache:
         try:
             where.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"the paperlib cache root {where} cannot be created ({exc.strerror or exc}){hint}") from None
+            raise CacheError(f"the paperlib cache root {where} cannot be created ({exc.strerror or exc}){hint}"
+                             ) from None
         try:
             fd, probe = tempfile.mkstemp(dir=where, prefix=".write-test.")
             os.close(fd)

@@ -22,9 +22,11 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from . import cache as _cache
 from ._checks import check_choice, check_float_dtype, check_int, check_number
 
-__all__ = ["sinusoid", "sinusoid_score", "sinusoid_control_score", "xor", "xor_score", "Grid", "grid", "AugmentedTensors"]
+__all__ = ["sinusoid", "sinusoid_score", "sinusoid_control_score", "xor", "xor_score", "Grid", "grid",
+           "AugmentedTensors"]
 
 
 def sinusoid_score(x: torch.Tensor) -> torch.Tensor:
@@ -154,10 +156,10 @@ def grid(lo: float = -1.0, hi: float = 1.0, size: int = 80) -> Grid:
 
 class AugmentedTensors(torch.utils.data.Dataset):
     r"""In-memory examples ``x: (N, ...)`` with labels ``y: (N,)``, each drawn through a per-sample ``transform``
-    (e.g. ``kornia.augmentation.RandomCrop((32, 32), padding=4, keepdim=True)``): item ``i`` is ``(transform(x[i]), y[i])``, or
-    with ``views=2`` ``((transform(x[i]), transform(x[i])), y[i])``, two independent draws for a self-supervised
-    loss. The transform draws from torch's global RNG, which :func:`paperlib.train.train` seeds per epoch, so a
-    run is reproducible and resumable. :meth:`fingerprint` (the tensors and the transform's ``repr``) keys the
+    (e.g. :func:`cifar10_augmentation`): item ``i`` is ``(transform(x[i]), y[i])``, or with ``views=2``
+    ``((transform(x[i]), transform(x[i])), y[i])``, two independent draws for a self-supervised loss. The
+    transform draws from torch's global RNG, which :func:`paperlib.train.train` seeds per epoch, so a run is
+    reproducible and resumable. :meth:`fingerprint` (the tensors and the transform's ``repr``) keys the
     training cache.
     """
 
@@ -184,9 +186,8 @@ class AugmentedTensors(torch.utils.data.Dataset):
 
     def fingerprint(self) -> str:
         """SHA-256 of the tensors, the transform's ``repr`` and the number of views."""
-        from .cache import fingerprint, key
-
-        return key({"tensors": fingerprint(self.x, self.y), "transform": repr(self.transform), "views": self.views})
+        return _cache.key({"tensors": _cache.fingerprint(self.x, self.y), "transform": repr(self.transform),
+                           "views": self.views})
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -371,7 +372,8 @@ class DataUnavailableError(RuntimeError):
 
 
 def unavailable(what: str, url: str, folder: Path, files: list[str], exc: BaseException | None,
-                alternative: str, *, command: str | None = None, url_argument: str = "base_url") -> DataUnavailableError:
+                alternative: str, *, command: str | None = None, url_argument: str = "base_url"
+                ) -> DataUnavailableError:
     """The one error for data that is neither on disk nor downloadable: names the data, the source (and why it
     failed, ``exc``; ``None`` when no download was attempted), the folder to place a copy in (with the file
     names), the command that fetches it and the offline alternative."""
@@ -528,6 +530,8 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 _CIFAR_FOLDER = "cifar-10-batches-py"
 _CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 _CIFAR_FETCH = 'python -c "import paperlib; paperlib.data.fetch_cifar10()"'
+_CIFAR_FILES = ["cifar-10-python.tar.gz", f"its extracted folder {_CIFAR_FOLDER}/"]
+_CIFAR_OFFLINE = "for the book, use the chapters' book preset, which runs on the offline MNIST subset"
 
 
 def _cifar_complete(folder: Path) -> bool:
@@ -585,14 +589,14 @@ def fetch_cifar10(
                                  path=folder, downloader=_copy_file_url if source.startswith("file://") else None,
                                  progressbar=progress)
     except OSError as exc:
-        raise unavailable("CIFAR-10", source, folder, ["cifar-10-python.tar.gz", f"its extracted folder {_CIFAR_FOLDER}/"],
-                          exc, "for the book, use the chapters' book preset, which runs on the offline MNIST subset",
-                          command=_CIFAR_FETCH, url_argument="url") from exc
+        raise unavailable("CIFAR-10", source, folder, _CIFAR_FILES, exc, _CIFAR_OFFLINE, command=_CIFAR_FETCH,
+                          url_argument="url") from exc
     except ValueError as exc:
         if "hash" not in str(exc).lower():
             raise
         raise ValueError(f"checksum mismatch for the CIFAR-10 archive downloaded from {source}: expected MD5 {digest}. "
-                         f"The download was discarded (nothing was written to {folder}). Pooch reported: {exc}") from exc
+                         f"The download was discarded (nothing was written to {folder}). Pooch reported: {exc}"
+                         ) from exc
     finally:
         logger.setLevel(level)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".extract-") as tmp, tarfile.open(archive, "r:gz") as tar:
@@ -636,10 +640,8 @@ def cifar10(
     folder = _data_dir(data_dir, "cifar10") / _CIFAR_FOLDER
     if not _cifar_complete(folder):
         if not download:
-            raise unavailable("CIFAR-10", CIFAR10_URL if url is None else url, folder.parent,
-                              ["cifar-10-python.tar.gz", f"its extracted folder {_CIFAR_FOLDER}/"], None,
-                              "for the book, use the chapters' book preset, which runs on the offline MNIST subset",
-                              command=_CIFAR_FETCH, url_argument="url")
+            raise unavailable("CIFAR-10", CIFAR10_URL if url is None else url, folder.parent, _CIFAR_FILES, None,
+                              _CIFAR_OFFLINE, command=_CIFAR_FETCH, url_argument="url")
         folder = fetch_cifar10(data_dir=data_dir, url=url, md5=md5)
     images, labels = [], []
     for name in _CIFAR_BATCHES[split]:
@@ -647,7 +649,8 @@ def cifar10(
             batch = pickle.load(fh, encoding="latin1")
         data = np.asarray(batch["data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(batch["labels"]) != len(data):
-            raise ValueError(f"{folder / name} is not a CIFAR-10 batch: data {data.shape}, {len(batch['labels'])} labels")
+            raise ValueError(f"{folder / name} is not a CIFAR-10 batch: data {data.shape}, "
+                             f"{len(batch['labels'])} labels")
         images.append(data)
         labels.append(np.asarray(batch["labels"], dtype=np.int64))
     x = torch.from_numpy(np.concatenate(images)).reshape(-1, 3, 32, 32).to(dtype) / 255

@@ -112,14 +112,17 @@ def _eval_module(f: nn.Module, train_mode: str) -> tuple[nn.Module, bool]:
 def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_mode: str = "raise"):
     """``(f, state)``: a callable and the tensors it is evaluated with, cast to ``dtype`` on ``device``.
 
-    For an ``nn.Module``, ``state`` holds copies of its parameters and buffers (so that nothing the call does,
-    such as a layer updating a buffer in place, reaches the module) and the map is evaluated by
+    For an ``nn.Module``, ``state`` holds detached copies of its parameters and buffers (so that nothing the call
+    does, such as a layer updating a buffer in place, reaches the module) and the map is evaluated by
     :func:`torch.func.functional_call`; for a plain callable ``state`` is ``None``.
     """
     check_choice(train_mode, "train_mode", ("raise", "eval_copy"))
     if isinstance(f, nn.Module):
         f, private = _eval_module(f, train_mode)
-        state = {k: v.to(dtype=dtype if v.is_floating_point() else v.dtype, device=device, copy=not private)
+        # detached: the derivatives are taken with respect to x only, so no graph through the parameters is
+        # recorded (less memory and time) and the results carry no autograd history
+        state = {k: v.detach().to(dtype=dtype if v.is_floating_point() else v.dtype, device=device,
+                                  copy=not private)
                  for k, v in [*f.named_parameters(), *f.named_buffers()]}
         return f, state
     if not callable(f):
@@ -239,7 +242,9 @@ def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
         mode = "reverse"
     if strategy == "loop":
         mode = "reverse"
-    key = (type(f).__qualname__, id(f), tuple(x.shape[1:]), x.dtype, x.device.type)
+    # the strategy "auto" picks is a property of the architecture: a module is known by its repr (so new weights or
+    # a new snapshot of the same network reuse the choice), a plain callable by its identity
+    key = (repr(f) if isinstance(f, nn.Module) else id(f), tuple(x.shape[1:]), x.dtype, x.device.type)
     return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"], strategy, key)
 
 
@@ -376,7 +381,8 @@ def _chunked(name: str, b: _Bound) -> torch.Tensor:
     if not b.compile:
         chunk_size = b.chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
         loop = not forward and _loop_wins(b, kernel, in_shape, flat[:chunk_size], forward)
-        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward, loop=loop) for chunk in flat.split(chunk_size)])
+        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward, loop=loop)
+                          for chunk in flat.split(chunk_size)])
     chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
     if pad:
@@ -446,8 +452,8 @@ def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     stored.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
-            ``train_mode``) as there.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
+            ``compile``, ``train_mode``) as there.
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
@@ -486,8 +492,8 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
-            ``train_mode``) as there.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
+            ``compile``, ``train_mode``) as there.
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
@@ -557,8 +563,8 @@ def log_volume_element(
                \log_b \sqrt{\textstyle\prod_{i \le k}\lambda_i(g)} = \sum_{i=1}^{k} \log_b s_i .
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``, ``compile``,
-            ``train_mode``) as there.
+        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
+            ``compile``, ``train_mode``) as there.
         k: ``None`` for the full determinant; an integer in ``1..min(n, d)`` for the product of the top ``k``
             eigenvalues. A full metric of rank below ``d`` (e.g. any map with ``n < d``, or a ReLU map whose
             units are all inactive) has volume element 0 and gives ``-inf``: pass ``k`` to measure the volume

@@ -33,7 +33,7 @@ untrained network.) The last epoch is always kept.
 Cache. Runs are stored by :mod:`paperlib.cache` under ``train/<key>.pt``, where the key is the SHA-256 of the
 configuration, a fingerprint of the model's definition (its class, the class's source, ``repr`` and the initial
 parameters and buffers), of the data (:func:`data_fingerprint`), the loss and evaluation functions (their
-``description`` attribute, else their qualified names) and the device type.
+``description`` attribute, else their qualified names and a digest of their code) and the device type.
 
 Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects: off when
 ``PAPERLIB_PROGRESS`` is ``0``/``false``/``off``/``no``, on when it is ``1``/``true``/``on``/``yes``, otherwise on only

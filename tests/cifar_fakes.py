@@ -18,7 +18,8 @@ def write_fake_cifar10(path: Path, n_train: int = 10, n_test: int = 6, seed: int
     Returns the archive's MD5 and ``{split: (images (N, 3, 32, 32) uint8, labels (N,))}``."""
     rng = np.random.default_rng(seed)
     members, arrays = {}, {"train": ([], []), "test": ([], [])}
-    for name, n, split in [*((f"data_batch_{i}", n_train, "train") for i in range(1, 6)), ("test_batch", n_test, "test")]:
+    batches = [*((f"data_batch_{i}", n_train, "train") for i in range(1, 6)), ("test_batch", n_test, "test")]
+    for name, n, split in batches:
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, size=n)]
         members[name] = pickle.dumps({"batch_label": name, "labels": labels, "data": data,

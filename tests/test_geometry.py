@@ -294,11 +294,12 @@ def test_reverse_mode_strategies_agree_and_auto_remembers_its_choice():
         assert torch.allclose(J, want.reshape(5, 54, 72), rtol=1e-12, atol=1e-12), strategy
     g = {s: geometry.metric(cnn, x, strategy=s) for s in ("vmap", "loop")}
     assert torch.allclose(g["vmap"], g["loop"], rtol=1e-12, atol=1e-14)
-    chosen = [k for k in geometry._STRATEGY if k[1] == id(cnn)]
+    chosen = [k for k in geometry._STRATEGY if k[0] == repr(cnn)]
     assert chosen and all(isinstance(geometry._STRATEGY[k], bool) for k in chosen)
     with pytest.raises(ValueError, match="strategy"):
         geometry.jacobian(cnn, x, strategy="fast")
     with pytest.raises(ValueError, match="reverse"):
         geometry.jacobian(cnn, x, strategy="loop", mode="forward")
-    # the loop runs backward passes: no gradient reaches the module, nothing of it changes
+    # the loop runs backward passes: no gradient reaches the module, and the results carry no autograd history
     assert all(p.grad is None for p in cnn.parameters())
+    assert not J.requires_grad and not geometry.log_volume_element(cnn, x, k=4).requires_grad

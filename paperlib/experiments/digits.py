@@ -329,7 +329,8 @@ def _network_job(job: tuple) -> dict:
         if i == 0:
             fp = _cache.fingerprint(torch.stack([c["anchor_img"][d] for d in sorted(c["anchor_img"])]), c["mask"],
                                     c["live_pixels"])
-            figures = {k: v for k, v in s.to_dict().items() if k not in ("seeds", "controls", "same_class", "draw_seed")}
+            figures = {k: v for k, v in s.to_dict().items()
+                       if k not in ("seeds", "controls", "same_class", "draw_seed")}
             out["figures"] = cached(store, {"what": "mnist figures", "train": result.key, "settings": figures,
                                             "anchors": fp},
                                     lambda: _measure_figures(result, s, c["anchor_img"], c["mask"], c["live_pixels"]))
@@ -337,7 +338,8 @@ def _network_job(job: tuple) -> dict:
             desc = {"what": "mnist controls", "train": result.key,
                     "lines": [[kind, list(p), list(ij)] for kind, p, ij in c["lines"]], "line_steps": s.line_steps,
                     "k": s.k, "pixels": _cache.fingerprint(c["mask"]), "test": _cache.fingerprint(x_test)}
-            out["rows"] = cached(store, desc, lambda: _measure_controls(result, s, x_test, c["lines"], c["mask"]))["rows"]
+            rows = cached(store, desc, lambda: _measure_controls(result, s, x_test, c["lines"], c["mask"]))
+            out["rows"] = rows["rows"]
         with torch.no_grad():
             eps = result.epochs if i == 0 else result.epochs[-1:]
             out["test_accuracy"] = {e: float((result.model(e)(x_test).argmax(1) == y_test).double().mean())
