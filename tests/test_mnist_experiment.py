@@ -191,6 +191,11 @@ def test_mnist_paper_code_path_smoke(tmp_path):
     assert len(same) == len(s.same_class) and all(r["pair"][0] == r["pair"][1] for r in same)
     assert all(r["anchors"][0] != r["anchors"][1] for r in same)
     assert all(math.isfinite(r["contrast_final"]) for r in m.controls)
+    cross = [r["contrast_final"] for r in m.control_table("cross", "shuffled")]
+    assert m.control_mean("cross", "shuffled", "contrast_final") == pytest.approx(sum(cross) / len(cross))
+    with pytest.raises(ValueError, match="no control lines"):
+        live.control_mean("cross", "seed 7", "contrast_final")
+    assert ex.mean_sd_text([1.0, 2.0, 3.0]) == "2.00 ± 1.00"
     # with pixels="all" the main line is measured on the live pixels too
     assert m.live_line is not None and m.live_line.log_volume.shape == lg.log_volume.shape
     assert -1 <= m.plane_correlation(m.plane.epochs[-1]) <= 1

@@ -3,7 +3,9 @@ r"""The small core every chapter's experiments stand on.
 - :class:`Preset`: presets are frozen dataclasses, checked in ``__post_init__``, overridden with
   :meth:`Preset.replace` (``dataclasses.replace``, which checks again) and serialised into cache keys
   (:meth:`Preset.to_dict`); :func:`resolve` turns a preset name or object plus overrides into one;
+  :class:`TrainingPreset` holds what every MLP experiment shares (network, optimiser, schedule, figure epochs);
 - :func:`rescale_epochs`: a snapshot schedule stretched to another number of epochs;
+- :func:`mean_sd`, :func:`mean_sd_text`, :func:`pearson`: the summaries the chapters report over seeds and points;
 - :func:`cached`: a measurement computed once and kept in the cache of :mod:`paperlib.cache`;
 - the geometry along lines and on planes through anchor inputs that chapters 6-8 measure on trained classifiers
   (:class:`LineGeometry`, :class:`PlaneGeometry`) with their statistics (:func:`class_entropy`,
@@ -41,6 +43,7 @@ __all__ = [
     "line_contrast",
     "pearson",
     "mean_sd",
+    "mean_sd_text",
     "LineGeometry",
     "PlaneGeometry",
 ]
@@ -161,6 +164,12 @@ def mean_sd(values: Iterable[float]) -> tuple[float, float]:
     if v.numel() == 0:
         return math.nan, math.nan
     return float(v.mean()), float(v.std()) if v.numel() > 1 else math.nan
+
+
+def mean_sd_text(values: Iterable[float], digits: int = 2) -> str:
+    """``"mean ± sd"`` of :func:`mean_sd`, both with ``digits`` decimals (for the chapters' tables)."""
+    m, s = mean_sd(values)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def cached(store: _cache.Cache, description: dict, compute: Callable[[], dict]) -> dict:

@@ -20,7 +20,7 @@ from .. import train as _train
 from .._checks import check_bool, check_choice, check_int, check_ints
 from ..models import MLP
 from .core import (LineGeometry, PlaneGeometry, TrainingPreset, anchor_indices, cached, class_entropy,
-                   line_contrast, pearson, peak_boundary_distance, resolve)
+                   line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
 
 __all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist", "control_anchor_pairs"]
 
@@ -195,6 +195,15 @@ class MnistExperiment:
         (``"seed <s>"``/``"shuffled"``), or all."""
         return [r for r in self.controls if (kind is None or r["kind"] == kind)
                 and (network is None or r["network"] == network)]
+
+    def control_mean(self, kind: str, network: str, key: str) -> float:
+        """Mean of the control statistic ``key`` (e.g. ``"contrast_final"``, ``"distance_init"``) over the lines of
+        one ``kind`` (``"cross"``/``"same"``) and ``network`` (``"seed <s>"``/``"shuffled"``); NaN values (lines
+        without a class change) are left out."""
+        rows = self.control_table(kind, network)
+        if not rows:
+            raise ValueError(f"no control lines of kind {kind!r} for network {network!r} (controls=False?)")
+        return mean_sd(r[key] for r in rows)[0]
 
     def claims(self, max_distance: float = 0.1) -> list[dict]:
         """Per pair: distance of the final peak from the class transition, and the contrast at the first and last

@@ -1,4 +1,4 @@
-"""paperlib.plot.mnist: the figures of chapter 6 (lines and planes through digits across training)."""
+"""paperlib.plot.digits: the figures of chapter 6 (lines and planes through digits across training)."""
 
 import warnings
 
