@@ -74,7 +74,7 @@ def log_volume(s: torch.Tensor, d: int, k: int | None, base: float) -> torch.Ten
     k_eff = d if k is None else k
     eps = torch.finfo(s.dtype).eps
     s = torch.where(s > max(m, d) * eps * s[..., :1], s, torch.zeros_like(s))
-    logs = torch.log(s[..., : min(k_eff, m)]).sum(-1)
+    logs = torch.log(s[..., : min(k_eff, m)].double()).sum(-1)  # accumulated in float64 whatever s's dtype
     if k_eff > m:  # full determinant requested but rank <= n < d
         logs = torch.full_like(logs, -math.inf)
     if k is not None:

@@ -278,7 +278,28 @@ def test_lower_precision_spectrum_takes_the_jacobian_route():
     x = torch.randn(25, 2)
     s = geometry.spectrum(f, x, dtype=None)
     assert s.dtype == torch.float32
-    assert torch.equal(s, geometry.singular_values(geometry.jacobian(f, x, dtype=None)))
+    J = geometry.jacobian(f, x, dtype=None)
+    # the exact singular values of the float32 J (decomposed in float64), rounded to float32
+    assert torch.equal(s, geometry.singular_values(J.double()).float())
+    assert (s.double() - geometry.singular_values(J.double())).abs().max() <= 6e-8 * s.double().max()
+
+
+def test_float32_log_volume_is_summed_in_float64():
+    # 400 singular values near 1e3: the float32 sum of their logs would lose ~1e-4 decades; the float64 sum is exact
+    s = torch.full((1, 400), 1000.0, dtype=torch.float32) * (1 + torch.linspace(0, 1e-3, 400))[None]
+    lv = geometry.log_volume_from_singular_values(s, d=400)
+    assert lv.dtype == torch.float64
+    assert abs(float(lv[0]) - float(torch.log10(s.double()).sum())) < 1e-12
+
+
+def test_full_fp32_turns_tf32_off_on_cuda_only_and_restores_it():
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    before = (matmul.fp32_precision, conv.fp32_precision)
+    with geometry.full_fp32(torch.device("cpu")):
+        assert (matmul.fp32_precision, conv.fp32_precision) == before
+    with geometry.full_fp32(torch.device("cuda")):  # only the flags: no GPU is touched
+        assert (matmul.fp32_precision, conv.fp32_precision) == ("ieee", "ieee")
+    assert (matmul.fp32_precision, conv.fp32_precision) == before
 
 
 def test_reverse_mode_strategies_agree_and_auto_remembers_its_choice():
