@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import functools
 import gzip
+import numbers
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from . import cache as _cache
-from ._checks import check_choice, check_float_dtype, check_int, check_number
+from ._checks import check_bool, check_choice, check_float_dtype, check_int, check_number
 
 __all__ = ["sinusoid", "sinusoid_score", "sinusoid_control_score", "xor", "xor_score", "Grid", "grid",
            "AugmentedTensors"]
@@ -661,15 +662,26 @@ def cifar10(
     return x, torch.from_numpy(np.concatenate(labels))
 
 
-def cifar10_augmentation(size: int = 32, padding: int = 4):
+def cifar10_augmentation(size: int = 32, padding: int = 4, *, flip: bool = True,
+                         fill: float | Sequence[float] = 0.0):
     """The training augmentation of the papers, per sample: a random ``size x size`` crop of the image padded by
-    ``padding`` zeros, then a horizontal flip with probability 1/2 (kornia; an ``nn.Module`` mapping one image
-    ``(C, H, W)`` or a batch to the same shape, drawing from torch's global RNG, which :func:`paperlib.train.train`
-    seeds per epoch). Use it with :class:`AugmentedTensors`."""
+    ``padding`` pixels of value ``fill`` (one number, or one per channel), then, with ``flip``, a horizontal flip
+    with probability 1/2 (kornia). An ``nn.Module`` mapping one image ``(C, H, W)`` or a batch ``(B, C, H, W)`` to
+    the same shape, drawing per sample from torch's global RNG (which :func:`paperlib.train.train` seeds per epoch):
+    use it per image with :class:`AugmentedTensors`, or per batch with :class:`paperlib.train.augmented`.
+
+    On normalised images pass the normalised value of a black pixel, ``fill = -mean / std`` per channel, to pad as
+    the usual pipeline does before it normalises (``fill=0`` would pad with the mean colour). Digits are not
+    flipped (``flip=False``): a mirrored 2, 3 or 7 is no digit."""
     import kornia.augmentation as K
     from torch import nn
 
     check_int(size, "size", min=1)
     check_int(padding, "padding", min=0)
-    return nn.Sequential(K.RandomCrop((size, size), padding=padding, keepdim=True),
-                         K.RandomHorizontalFlip(keepdim=True))
+    check_bool(flip, "flip")
+    values = [fill] if isinstance(fill, numbers.Real) else list(fill) if isinstance(fill, Sequence) else None
+    if not values or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"fill must be a number or a sequence of numbers (one per channel); got {fill!r}")
+    crop = K.RandomCrop((size, size), padding=padding, fill=fill if len(values) > 1 else float(values[0]),
+                        keepdim=True)
+    return nn.Sequential(crop, K.RandomHorizontalFlip(keepdim=True)) if flip else nn.Sequential(crop)

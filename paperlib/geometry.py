@@ -351,17 +351,16 @@ def _loop_wins(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor, forwa
     two on a few points of the first chunk, timed once per map and shape."""
     if b.strategy != "auto":
         return b.strategy == "loop"
-    key = (*b.key, first.shape[0])
+    sample = first[: min(8, first.shape[0])]
+    key = (*b.key, sample.shape[0])  # what is timed: larger chunks reuse the choice
     if key not in _STRATEGY:
-        sample = first[: min(8, first.shape[0])]
-        times = {}
-        for loop in (False, True):
-            kernel(b.f, b.state, in_shape, sample, forward, loop=loop)  # warm-up (allocations, lazy init)
+        times = {False: math.inf, True: math.inf}
+        for loop in (False, True, False, True):  # the first of each warms up (allocations, lazy init)
             start = time.perf_counter()
             kernel(b.f, b.state, in_shape, sample, forward, loop=loop)
             if sample.is_cuda:
                 torch.cuda.synchronize(sample.device)
-            times[loop] = time.perf_counter() - start
+            times[loop] = min(times[loop], time.perf_counter() - start)
         _STRATEGY[key] = times[True] < times[False]
     return _STRATEGY[key]
 

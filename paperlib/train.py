@@ -63,6 +63,7 @@ from . import cache as _cache
 from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
 
 __all__ = [
+    "augmented",
     "TrainConfig",
     "TrainResult",
     "train",
@@ -202,6 +203,28 @@ def cross_entropy(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tens
     ``z = model(x)``, ``batch = (x: (B, ...), y: (B,) long)``."""
     x, y = batch[0], batch[1]
     return F.cross_entropy(model(x), y)
+
+
+class augmented:  # noqa: N801 - used like a function: augmented(transform)
+    r"""A loss that augments each training batch on its device before ``loss``: ``augmented(transform, loss)(model,
+    (x, y, ...)) = loss(model, (transform(x), y, ...))``. ``transform`` maps a batch ``(B, C, H, W)`` to the same
+    shape, drawing its random parameters per sample from torch's RNG (e.g. :func:`paperlib.data.
+    cifar10_augmentation`, kornia), which :func:`train` seeds per epoch, so a run stays reproducible and resumable.
+
+    One call per batch, not per image: on a GPU the augmentation runs there, at the cost of a few kernels, and the
+    data stay in memory as tensors (no ``DataLoader`` workers). Its ``description`` (the transform's ``repr`` and
+    the loss's description) enters the cache key; it pickles, so it works in worker processes."""
+
+    def __init__(self, transform: Callable[[torch.Tensor], torch.Tensor], loss: Loss | None = None):
+        if not callable(transform):
+            raise TypeError(f"transform must be callable; got {type(transform).__name__}")
+        if loss is not None and not callable(loss):
+            raise TypeError(f"loss must be callable or None; got {type(loss).__name__}")
+        self.transform, self.loss = transform, loss or cross_entropy
+        self.description = {"augmented": repr(transform), "loss": _describe(self.loss)}
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.loss(model, (self.transform(batch[0]), *batch[1:]))
 
 
 class classification_metrics:  # noqa: N801 - used like a function: classification_metrics(x, y)

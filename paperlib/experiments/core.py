@@ -10,7 +10,7 @@ r"""The small core every chapter's experiments stand on.
 - the geometry along lines and on planes through anchor inputs that chapters 6-8 measure on trained classifiers
   (:class:`LineGeometry`, :class:`PlaneGeometry`) with their statistics (:func:`class_entropy`,
   :func:`class_changes`, :func:`peak_boundary_distance`, :func:`line_contrast`) and the choice of anchors
-  (:func:`anchor_indices`).
+  (:func:`anchor_indices`, :func:`control_anchor_pairs`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -37,6 +37,7 @@ __all__ = [
     "rescale_epochs",
     "cached",
     "anchor_indices",
+    "control_anchor_pairs",
     "class_entropy",
     "class_changes",
     "peak_boundary_distance",
@@ -68,6 +69,17 @@ class Preset:
         if unknown:
             raise TypeError(f"unknown preset fields {sorted(unknown)} for {type(self).__name__}")
         return dataclasses.replace(self, **changes)
+
+    def with_epochs(self, epochs: int | None) -> "Preset":
+        """For presets with ``epochs``, ``snapshots`` and ``figure_epochs`` fields: the preset with ``epochs`` total
+        epochs and its snapshot and figure epochs rescaled in proportion (:func:`rescale_epochs`, always with 0 and
+        the last epoch); ``None``: unchanged."""
+        if epochs is None:
+            return self
+        check_int(epochs, "epochs", min=1)
+        return self.replace(epochs=epochs,
+                            snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
+                            figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
 
 
 @dataclass(frozen=True)
@@ -103,16 +115,6 @@ class TrainingPreset(Preset):
         set_("snapshots", cfg.snapshots)
         figure = check_ints(self.figure_epochs, "figure_epochs", min=0, max=self.epochs, nonempty=False)
         set_("figure_epochs", tuple(e for e in figure if e in cfg.snapshots))
-
-    def with_epochs(self, epochs: int | None) -> "TrainingPreset":
-        """The preset with ``epochs`` total epochs and its snapshot and figure epochs rescaled in proportion
-        (:func:`rescale_epochs`, always with 0 and the last epoch); ``None``: unchanged."""
-        if epochs is None:
-            return self
-        check_int(epochs, "epochs", min=1)
-        return self.replace(epochs=epochs,
-                            snapshots=tuple(sorted(set(rescale_epochs(self.snapshots, self.epochs, epochs)) | {0})),
-                            figure_epochs=rescale_epochs(self.figure_epochs, self.epochs, epochs))
 
     def train_config(self, seed: int) -> _train.TrainConfig:
         """The :class:`~paperlib.train.TrainConfig` of the run with ``seed``."""
@@ -216,6 +218,29 @@ def anchor_indices(x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor,
         centre = rf[reference_y == c].mean(0)
         idx = torch.nonzero(y == c).flatten()
         out[int(c)] = int(idx[(xf[idx] - centre).norm(dim=1).argmin()])
+    return out
+
+
+def control_anchor_pairs(y: torch.Tensor, pairs: Sequence[tuple[int, int]], same_class: Sequence[int],
+                         seed: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """Anchors of the control lines, drawn at random from ``y`` (the test labels) by a generator seeded with
+    ``seed``: for each digit pair ``(c1, c2)`` one image of ``c1`` and one of ``c2`` (kind ``"cross"``), and for each
+    digit ``c`` in ``same_class`` two different images of ``c`` (kind ``"same"``: the line crosses no boundary of
+    the task). Returns ``[(kind, (c1, c2), (i, j))]`` with indices into ``y``."""
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+
+    def draw(c: int, count: int) -> list[int]:
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx) < count:
+            raise ValueError(f"the test split has {len(idx)} images of digit {c}; {count} needed")
+        return idx[torch.randperm(len(idx), generator=gen)[:count]].tolist()
+
+    out = []
+    for c1, c2 in pairs:
+        out.append(("cross", (c1, c2), (draw(c1, 1)[0], draw(c2, 1)[0])))
+    for c in same_class:
+        i, j = draw(c, 2)
+        out.append(("same", (c, c), (i, j)))
     return out
 
 

@@ -20,9 +20,9 @@ from .. import train as _train
 from .._checks import check_bool, check_choice, check_int, check_ints
 from ..models import MLP
 from .core import (LineGeometry, PlaneGeometry, TrainingPreset, anchor_indices, cached, class_entropy,
-                   line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
+                   control_anchor_pairs, line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
 
-__all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist", "control_anchor_pairs"]
+__all__ = ["MnistPreset", "MNIST_PRESETS", "MNIST_PAIRS", "MnistExperiment", "mnist"]
 
 #: Digit pairs whose lines :func:`mnist` measures: the three edges of the 7/6/1 plane first, then pairs of digits
 #: that are often confused (4/9, 3/8, 3/5, 2/7, 0/6). Fixed in advance, not selected by the outcome.
@@ -215,29 +215,6 @@ class MnistExperiment:
             rows.append({"pair": pair, "distance": dist, "near": bool(dist <= max_distance),
                          "contrast_init": lg.contrast(first), "contrast_final": lg.contrast(last)})
         return rows
-
-
-def control_anchor_pairs(y: torch.Tensor, pairs: Sequence[tuple[int, int]], same_class: Sequence[int],
-                         seed: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
-    """Anchors of the control lines, drawn at random from ``y`` (the test labels) by a generator seeded with
-    ``seed``: for each digit pair ``(c1, c2)`` one image of ``c1`` and one of ``c2`` (kind ``"cross"``), and for each
-    digit ``c`` in ``same_class`` two different images of ``c`` (kind ``"same"``: the line crosses no boundary of
-    the task). Returns ``[(kind, (c1, c2), (i, j))]`` with indices into ``y``."""
-    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
-
-    def draw(c: int, count: int) -> list[int]:
-        idx = torch.nonzero(y == c).flatten()
-        if len(idx) < count:
-            raise ValueError(f"the test split has {len(idx)} images of digit {c}; {count} needed")
-        return idx[torch.randperm(len(idx), generator=gen)[:count]].tolist()
-
-    out = []
-    for c1, c2 in pairs:
-        out.append(("cross", (c1, c2), (draw(c1, 1)[0], draw(c2, 1)[0])))
-    for c in same_class:
-        i, j = draw(c, 2)
-        out.append(("same", (c, c), (i, j)))
-    return out
 
 
 def _predict(model: MLP, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

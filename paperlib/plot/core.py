@@ -253,8 +253,13 @@ def class_colors(classes: Sequence[int] | Array) -> np.ndarray:
 
 
 def _inset_image(img: object, name: str) -> np.ndarray:
-    """An image ``(H, W)`` from ``(H, W)``, ``(1, H, W)`` or flat ``(H*W,)`` with a square number of pixels."""
+    """An image ``(H, W)`` from ``(H, W)``, ``(1, H, W)`` or flat ``(H*W,)`` with a square number of pixels, or a
+    colour image ``(H, W, 3)`` from ``(3, H, W)`` (normalised images are rescaled to [0, 1] for display)."""
     img = np.squeeze(as_array(img, name))
+    if img.ndim == 3 and img.shape[0] == 3:
+        img = np.moveaxis(img, 0, -1)
+        lo, hi = float(img.min()), float(img.max())
+        return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
     if img.ndim == 1:
         side = int(round(math.sqrt(img.size)))
         if side * side != img.size:

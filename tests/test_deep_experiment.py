@@ -1,0 +1,121 @@
+"""Chapter 7's experiment (paperlib.experiments.deep): presets, the measurements' shapes and caching on a tiny
+book-style run, float32 against float64, and the paper preset's whole code path on a generated CIFAR-10 archive."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from paperlib import experiments, plot
+from paperlib.experiments import DEEP_PRESETS, DeepPreset
+from tests.cifar_fakes import write_fake_cifar10
+
+TINY = dict(epochs=1, train_size=160, seeds=(0,), activations=("gelu", "relu"), line_steps=4, plane_steps=3,
+            pairs=((7, 6), (1, 5)), same_class=(7,), blocks=(0, 2, 4), width=4, batch_size=40, workers=1,
+            progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("deep-cache")
+    return experiments.deep("book", cache_dir=str(cache), **TINY), cache
+
+
+@pytest.mark.parametrize(("changes", "error", "match"), [
+    ({"data": "svhn"}, ValueError, "data"),
+    ({"activations": ()}, ValueError, "activations"),
+    ({"activations": ("swish",)}, ValueError, "swish"),
+    ({"k": 65}, ValueError, "k"),
+    ({"blocks": (5,)}, ValueError, "blocks"),
+    ({"pairs": ((3, 3),)}, ValueError, "pairs"),
+    ({"plane_classes": (1, 1, 2)}, ValueError, "plane_classes"),
+    ({"dtype": "float16"}, ValueError, "dtype"),
+    ({"width": 0}, ValueError, "width"),
+    ({"colour": 1}, TypeError, "colour"),
+])
+def test_bad_presets_are_refused_naming_the_field(changes, error, match):
+    with pytest.raises(error, match=match):
+        DEEP_PRESETS["book"].replace(**changes)
+
+
+def test_presets_hold_the_papers_settings():
+    p = DEEP_PRESETS["paper"]
+    assert (p.data, p.depths, p.width, p.activations) == ("cifar10", (3, 4, 6, 3), 64, ("gelu",))
+    assert (p.optimizer, p.lr, p.momentum, p.weight_decay, p.batch_size, p.epochs) == ("sgd", 0.01, 0.9, 1e-4, 1024,
+                                                                                     500)
+    assert p.snapshots == (0, 50, 200, 500) and (p.augment, p.padding, p.flip) == (True, 4, True)
+    assert (p.line_steps, p.plane_steps, p.size, p.rank, p.dtype) == (64, 80, 512, 512, "float64")
+    assert p.model("gelu")().feature_dim == 512
+    b = DEEP_PRESETS["book"]
+    assert b.networks() == [("gelu", 0), ("gelu", 1), ("gelu", 2), ("relu", 0)]
+    assert (b.rank_for("gelu"), b.rank_for("relu")) == (64, 32)
+    assert b.with_epochs(6).snapshots == (0, 1, 2, 4, 6) and b.with_epochs(6).figure_epochs == (0, 1, 6)
+
+
+def test_tiny_run_measures_every_figure_and_control(tiny):
+    ex, _ = tiny
+    s = ex.settings
+    assert list(ex.training) == ["gelu seed 0", "relu seed 0"] and ex.epochs == [0, 1]
+    assert ex.x_test.shape[1:] == (1, 32, 32)
+    assert ex.line.log_volume.shape == (2, 4) and ex.line.end_log_volume.shape == (2, 2)
+    assert ex.plane.log_volume.shape == (len(ex.plane.epochs), 9) and ex.plane.predicted.dtype == torch.long
+    assert sorted(ex.blocks) == [0, 2, 4] and ex.blocks[4].log_volume.shape == (2, 4)
+    assert bool(torch.isfinite(ex.line.log_volume).all()) and bool(torch.isfinite(ex.plane.log_volume).all())
+    # the Fig. 3 line is the features, i.e. block 4 of the Fig. 4 measurement when the anchors are the same
+    assert len(ex.controls) == 2 * 3 * 3  # networks x (2 cross + 1 same-class lines) x blocks
+    row = ex.control_table("cross", "gelu seed 0", 4)[0]
+    assert set(row) >= {"contrast_init", "contrast_final", "distance_init", "distance_final", "changes", "anchors"}
+    assert row["contrast_final"] >= -1e-9 or math.isnan(row["contrast_final"])
+    prof = ex.depth_profile("gelu seed 0")
+    assert prof["blocks"] == [0, 2, 4] and len(prof["final"]) == 3
+    assert set(ex.test_accuracy["relu seed 0"]) == {0, 1}
+    assert "ResNet depths [1, 1, 1, 1], width 4" in ex.describe()
+    # the first cross control line runs between two random test images of 7 and 6
+    i, j = row["anchors"]
+    assert (int(ex.y_test[i]), int(ex.y_test[j])) == (7, 6)
+
+
+def test_second_call_comes_from_the_cache_unchanged(tiny):
+    ex, cache = tiny
+    again = experiments.deep("book", cache_dir=str(cache), **TINY)
+    assert all(r.source == "cache" for r in again.training.values())
+    assert torch.equal(again.plane.log_volume, ex.plane.log_volume)
+    assert again.controls == ex.controls
+
+
+def test_float32_jacobians_agree_with_float64(tiny):
+    ex, _ = tiny
+    from paperlib import geometry
+    m = ex.model()
+    pts = ex.line.line.points
+    lv32 = geometry.log_volume_element(m.feature_map(4, 32), pts, k=32, dtype=torch.float32)
+    lv64 = geometry.log_volume_element(m.feature_map(4, 32), pts, k=32)
+    assert torch.allclose(lv32, ex.line.log_volume[-1]) and (lv32 - lv64).abs().max() < 1e-3
+
+
+def test_figures_draw(tiny):
+    import matplotlib.pyplot as plt
+    ex, _ = tiny
+    fig = plot.blocks_figure(ex.blocks)
+    assert len(fig.axes) >= 6
+    ax = plot.depth_plot({"gelu": ex.depth_profile("gelu seed 0")})
+    assert len(ax.lines) == 2
+    plt.close("all")
+
+
+def test_paper_preset_code_path_on_a_generated_cifar_archive(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    md5, _ = write_fake_cifar10(archive, n_train=4, n_test=20)
+    ex = experiments.deep("paper", data_dir=str(tmp_path / "data"), url=archive.as_uri(), md5=md5, epochs=1,
+                          train_size=8, line_steps=2, plane_steps=2, k=4, block_size=8, pairs=((7, 6),),
+                          same_class=(), device="cpu", workers=1, num_threads=2, cache_dir=str(tmp_path / "c"),
+                          progress=False)
+    s = ex.settings
+    assert (s.depths, s.width, s.data, s.flip, s.padding) == ((3, 4, 6, 3), 64, "cifar10", True, 4)
+    assert sum(p.numel() for p in ex.model().parameters()) == 21_282_122  # ResNet-34
+    assert ex.x_test.shape == (20, 3, 32, 32) and ex.epochs == [0, 1]
+    assert ex.plane.log_volume.shape == (2, 4) and bool(torch.isfinite(ex.plane.log_volume).all())
+    assert sorted(ex.blocks) == [0, 1, 2, 3, 4] and len(ex.controls) == 5
+    assert ex.class_name(7) == "horse"
