@@ -19,9 +19,10 @@ def write_fake_cifar10(path: Path, n_train: int = 10, n_test: int = 6, seed: int
     rng = np.random.default_rng(seed)
     members, arrays = {}, {"train": ([], []), "test": ([], [])}
     batches = [*((f"data_batch_{i}", n_train, "train") for i in range(1, 6)), ("test_batch", n_test, "test")]
-    for name, n, split in batches:
+    for b, (name, n, split) in enumerate(batches):
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-        labels = [int(v) for v in rng.permutation(n) % 10]  # every class present once n >= 10
+        # classes in turn across the batches (so every class is present once a split has 10 images), shuffled
+        labels = [int(v) for v in rng.permutation((np.arange(n) + b * n) % 10)]
         members[name] = pickle.dumps({"batch_label": name, "labels": labels, "data": data,
                                       "filenames": [f"{name}_{i}.png" for i in range(n)]}, protocol=2)
         arrays[split][0].append(data.reshape(n, 3, 32, 32))

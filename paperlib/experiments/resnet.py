@@ -45,7 +45,7 @@ class DeepPreset(Preset):
 
     Attributes:
         data: ``"mnist"`` (the offline 5,000-image subset, padded to 1 x 32 x 32) or ``"cifar10"``;
-            train_size: train on the first ``train_size`` training images only (``None``: all).
+            train_size: train on that many training images only, a fixed random subset (``None``: all).
         depths, width, activations: the :class:`paperlib.models.ResNet` (blocks per stage, base width); one network
             per activation, the first draws the figures.
         seeds: seeds of the first activation's networks (the first draws the figures; all give the control
@@ -201,8 +201,8 @@ def deep_data(s: DeepPreset, *, data_dir: str | None = None, download: bool = Tr
 
     MNIST: the offline subset (4,000 train / 1,000 test), pixels in [0, 1] zero-padded from 28 x 28 to 32 x 32 and
     standardised, :math:`(x - 0.1307)/0.3081`. CIFAR-10: :func:`paperlib.data.cifar10` (``data_dir``, ``download``,
-    ``url``, ``md5`` as there), standardised with the CIFAR means and deviations. ``train_size`` keeps the first
-    images of the training split."""
+    ``url``, ``md5`` as there), standardised with the CIFAR means and deviations. ``train_size`` keeps that many
+    training images, drawn at random once and for all (a generator seeded with 0)."""
     if s.data == "mnist":
         out = {}
         for split, key in (("train", "x"), ("test", "x_test")):
@@ -215,8 +215,9 @@ def deep_data(s: DeepPreset, *, data_dir: str | None = None, download: bool = Tr
         (x, y), (xt, yt) = _data.cifar10("train", **kw), _data.cifar10("test", **kw)
         out = {"x": x, "y": y, "x_test": xt, "y_test": yt}
         fill = -torch.tensor(_data.CIFAR10_MEAN) / torch.tensor(_data.CIFAR10_STD)
-    if s.train_size is not None:
-        out["x"], out["y"] = out["x"][: s.train_size], out["y"][: s.train_size]
+    if s.train_size is not None:  # a fixed random subset (the splits may be sorted by class)
+        keep = torch.randperm(len(out["y"]), generator=torch.Generator().manual_seed(0))[: s.train_size].sort().values
+        out["x"], out["y"] = out["x"][keep], out["y"][keep]
     return {**out, "fill": fill.float()}
 
 

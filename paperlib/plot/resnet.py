@@ -69,9 +69,10 @@ def depth_plot(profiles: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None
     ax = get_axes(ax) if ax is not None else plt.subplots(figsize=(6.0, 3.6), layout="constrained")[1]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, (label, p) in enumerate(profiles.items()):
-        blocks = as_array(p["blocks"], f"profiles[{label!r}]['blocks']", ("nb",))
+        blocks = as_array(p["blocks"], f"profiles[{label!r}]['blocks']", ("nb",), sequences=True)
         for key, ls in (("final", "-"), ("init", "--")):
-            v = np.atleast_2d(as_array(p[key], f"profiles[{label!r}][{key!r}]", (blocks.size,), ("S", blocks.size)))
+            v = np.atleast_2d(as_array(p[key], f"profiles[{label!r}][{key!r}]", (blocks.size,), ("S", blocks.size),
+                                    sequences=True))
             mean = np.nanmean(v, 0)
             colour = colours[j % len(colours)]
             ax.plot(blocks, mean, ls, color=colour, marker="o", ms=4,
