@@ -23,12 +23,13 @@ import io
 import json
 import os
 import tempfile
+import types
 import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint"]
+__all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint", "code_digest"]
 
 #: Version of the cache layout, part of every key; bump it to invalidate every stored entry.
 FORMAT = 2
@@ -77,6 +78,30 @@ def fingerprint(*tensors: torch.Tensor) -> str:
         h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def code_digest(*functions: object) -> str:
+    """SHA-256 hex digest of the code of ``functions`` (bytecode, constants and the names they use): the part of a
+    measurement's cache key that changes when the code that measures changes, so that an edited function never
+    returns an entry stored by its previous version. Objects without code (builtins) enter by their names."""
+    h = hashlib.sha256()
+    for fn in functions:
+        code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+        h.update(f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}|".encode())
+        if code is not None:
+            _update_code(h, code)
+    return h.hexdigest()
+
+
+def _update_code(h, code: types.CodeType) -> None:
+    """Feed ``code`` into ``h``: bytecode, names and constants, nested code objects (comprehensions, lambdas) by
+    their own content -- never by ``repr``, which holds a memory address that changes from process to process."""
+    h.update(code.co_code + repr((code.co_names, code.co_varnames)).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _update_code(h, const)
+        else:
+            h.update(repr(const).encode())
 
 
 def _warn(message: str) -> None:

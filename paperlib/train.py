@@ -302,11 +302,9 @@ def _describe(fn: object) -> object:
     if isinstance(fn, functools.partial):
         return {"partial": _describe(fn.func), "args": repr(fn.args), "kwargs": repr(sorted(fn.keywords.items()))}
     name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
-    if code is None:
+    if getattr(fn, "__code__", None) is None and getattr(getattr(fn, "__call__", None), "__code__", None) is None:
         return name
-    digest = hashlib.sha256(code.co_code + repr((code.co_consts, code.co_names, code.co_varnames)).encode())
-    return {"name": name, "code": digest.hexdigest()}
+    return {"name": name, "code": _cache.code_digest(fn)}
 
 
 def _is_tensor_data(data: object) -> bool:

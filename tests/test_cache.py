@@ -6,7 +6,7 @@ import stat
 import pytest
 import torch
 
-from paperlib import cache, data, train
+from paperlib import cache, data, experiments, train
 from paperlib.cache import Cache, CacheError, CacheWarning
 
 ROOT = os.geteuid() == 0  # root ignores permission bits: those cases are simulated differently
@@ -101,3 +101,31 @@ def test_key_and_fingerprint():
     with pytest.raises(TypeError, match="JSON"):
         cache.key({"t": torch.ones(1)})
     assert cache.fingerprint(torch.ones(2)) != cache.fingerprint(torch.ones(2, dtype=torch.float64))
+
+
+def test_code_digest_changes_with_the_code_only():
+    def f(x):
+        return x + 1
+
+    def g(x):
+        return x + 1
+
+    def h(x):
+        return x + 2
+
+    g.__qualname__ = h.__qualname__ = f.__qualname__
+    assert cache.code_digest(f) == cache.code_digest(g)  # same name and code
+    assert cache.code_digest(f) != cache.code_digest(h)  # an edited constant
+    assert cache.code_digest(f, h) != cache.code_digest(h, f)
+    assert len(cache.code_digest(len)) == 64  # a builtin enters by its name
+
+
+def test_code_digest_is_the_same_in_another_process():
+    # a comprehension is a nested code object, whose repr holds a memory address: it must not enter the digest
+    import subprocess
+    import sys
+    here = cache.code_digest(train.cross_entropy, experiments.mean_sd, cache.Cache.open)
+    out = subprocess.run([sys.executable, "-c", "from paperlib import cache, experiments, train; print(cache.code_digest("
+                          "train.cross_entropy, experiments.mean_sd, cache.Cache.open))"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == here

@@ -326,6 +326,29 @@ def test_cnn_with_batch_norm_and_augmentation_resumes_to_the_identical_state(tmp
     assert other != train.data_fingerprint(_loader())
 
 
+def test_batch_augmentation_loss_is_seeded_resumable_and_keyed(tmp_path):
+    c = cfg(lr=0.05, batch_size=8, epochs=3, snapshots=(0, 1))
+    x, y = _images()
+    aug = data.cifar10_augmentation(12, 2, flip=True, fill=0.0)
+    loss = train.augmented(aug)
+    first = train.train(SmallCNN, (x, y), c, loss=loss, cache=False)
+    assert_same(first, train.train(SmallCNN, (x, y), c, loss=train.augmented(aug), cache=False))
+    plain = train.train(SmallCNN, (x, y), c, cache=False)
+    assert not torch.equal(plain.snapshots[3]["head.weight"], first.snapshots[3]["head.weight"])
+    with pytest.raises(Interrupt):
+        train.train(SmallCNN, (x, y), c, loss=loss, cache_dir=tmp_path, callback=_interrupt_at(2))
+    resumed = train.train(SmallCNN, (x, y), c, loss=loss, cache_dir=tmp_path)
+    assert resumed.source == "resumed"
+    assert_same(first, resumed)
+    # the transform is part of the key: another padding is another run
+    key = lambda lo: train.run_key(SmallCNN(), "d", c, loss=lo)  # noqa: E731
+    assert key(loss) != key(train.augmented(data.cifar10_augmentation(12, 3))) and key(loss) != key(None)
+    with pytest.raises(TypeError, match="transform"):
+        train.augmented(3)
+    with pytest.raises(TypeError, match="fill"):
+        data.cifar10_augmentation(12, 2, fill="black")
+
+
 def test_two_view_loss():
     seen = []
 

@@ -439,7 +439,9 @@ def _network_job(job: tuple) -> dict:
                           evaluate=_train.classification_metrics(d["x_test"], d["y_test"], batch_size=500),
                           device=device, **c["train"])
     out: dict = {"result": result, "figures": None, "rows": []}
-    geometry = {k: v for k, v in s.to_dict().items() if k in ("line_steps", "blocks", "block_size", "k", "dtype")}
+    geometry = {k: v for k, v in s.to_dict().items() if k in ("line_steps", "blocks", "block_size", "k", "relu_k",
+                                                               "dtype")}
+    geometry["code"] = _cache.code_digest(_measure_figures, _measure_controls, _line_record, _log_volume, _predict)
     with _train.threads(c["train"]["num_threads"]):
         if i == 0:
             fp = _cache.fingerprint(torch.stack([c["anchor_img"][k] for k in sorted(c["anchor_img"])]))
