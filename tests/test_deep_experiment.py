@@ -125,3 +125,12 @@ def test_paper_preset_code_path_on_a_generated_cifar_archive(tmp_path):
     assert ex.plane.log_volume.shape == (2, 4) and bool(torch.isfinite(ex.plane.log_volume).all())
     assert sorted(ex.blocks) == [0, 1, 2, 3, 4] and len(ex.controls) == 5
     assert ex.class_name(7) == "horse"
+
+
+def test_depth_profiles_stack_networks(tiny):
+    ex, _ = tiny
+    both = ex.depth_profiles(["gelu seed 0", "relu seed 0"], "same")
+    assert both["blocks"] == [0, 2, 4] and len(both["final"]) == 2
+    assert both["init"][1] == ex.depth_profile("relu seed 0", "same")["init"]
+    with pytest.raises(ValueError, match="networks"):
+        ex.depth_profiles([])

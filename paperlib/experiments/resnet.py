@@ -334,6 +334,14 @@ class DeepExperiment:
                                                                      "entropy_corr_init", "entropy_corr_final")}
         return out | {"depth_gain": gain, "accuracy": self.test_accuracy[network][self.epochs[-1]]}
 
+    def depth_profiles(self, networks: Sequence[str], kind: str = "cross") -> dict[str, list]:
+        """:meth:`depth_profile` of several networks stacked: ``{"blocks": (nb,), "init": (N, nb), "final": (N, nb)}``
+        (for :func:`paperlib.plot.depth_plot`'s mean and band over seeds)."""
+        profiles = [self.depth_profile(n, kind) for n in networks]
+        if not profiles:
+            raise ValueError("networks must name at least one network")
+        return {"blocks": profiles[0]["blocks"], **{k: [p[k] for p in profiles] for k in ("init", "final")}}
+
     def depth_profile(self, network: str, kind: str = "cross") -> dict[str, list[float]]:
         """Per measured block: the mean contrast of ``network``'s control lines of ``kind`` at initialisation and
         after training, ``{"blocks", "init", "final"}``."""
