@@ -1,7 +1,7 @@
 """Jacobians of a small ResNet's features: every reverse-mode strategy, paperlib's choice and the authors' recipe.
 
-Run: ``python benchmarks/bench_jacobian.py`` (CPU: a ResNet with one block per stage, width 16, on 1 x 32 x 32
-inputs, k = 128 pooled features, 32 points, float32, 2 threads) or ``python benchmarks/bench_jacobian.py --device
+Run: ``python benchmarks/bench_jacobian.py`` (CPU: the ResNet of chapter 7's book preset, one block per stage,
+width 8, GELU, on 1 x 32 x 32 inputs, k = 64 pooled features, 32 points, float32 as in the chapter, 2 threads) or ``python benchmarks/bench_jacobian.py --device
 cuda`` (ResNet-34, width 64, on 3 x 32 x 32, k = 512, 256 points, float32 and float64, TF32 off). All strategies
 do the same k backward passes' worth of work; they are timed in one run, in interleaved rounds, best of
 ``--repeats``:
@@ -27,6 +27,7 @@ import time
 import torch
 
 from paperlib import geometry
+from paperlib.experiments import DEEP_PRESETS
 from paperlib.models import RESNET_DEPTHS, ResNet
 
 
@@ -69,57 +70,61 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
+    torch.manual_seed(0)
     if dev.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.manual_seed(0)
         net, shape, points, dtypes = ResNet(RESNET_DEPTHS["resnet34"], 64), (3, 32, 32), 256, (torch.float32,
                                                                                                  torch.float64)
-    else:
-        torch.manual_seed(0)
-        net, shape, points, dtypes = ResNet((1, 1, 1, 1), 16, in_channels=1), (1, 32, 32), 32, (torch.float32,)
+    else:  # the network of chapter 7's book preset, in its precision
+        book = DEEP_PRESETS["book"]
+        net, shape, points, dtypes = book.model("gelu")(), (1, 32, 32), 32, (torch.float32,)
     points = args.points or points
-    for dtype in dtypes:
-        f = net.to(dev, dtype).eval().feature_map(4)
-        for p in f.parameters():
-            p.requires_grad_(False)
-        x = torch.randn(points, *shape, device=dev, dtype=dtype)
-        routes = {
-            "loop": lambda: loop_idiom(f, x),
-            "authors": lambda: authors(f, x),
-            "vmap": lambda: geometry.jacobian(f, x, mode="reverse", strategy="vmap", dtype=dtype, device=None),
-            "replicated": lambda: replicated(f, x),
-            "grads_batched": lambda: grads_batched(f, x),
-            "paperlib": lambda: geometry.jacobian(f, x, dtype=dtype, device=None),
-        }
-        best = {name: float("inf") for name in routes}
-        peak = {}
-        results = {}
-        for _ in range(args.repeats):
-            for name, fn in routes.items():
-                if dev.type == "cuda":
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats()
-                start = time.perf_counter()
-                out = fn()
-                if dev.type == "cuda":
-                    torch.cuda.synchronize()
-                    peak[name] = torch.cuda.max_memory_allocated() / 2**20
-                best[name] = min(best[name], time.perf_counter() - start)
-                results[name] = out
-        ref = results["loop"]
-        err = {k: float((v - ref).abs().max() / ref.abs().max()) for k, v in results.items()}
-        choice = [v for k, v in geometry._STRATEGY.items() if k[0] == repr(f)]
-        fastest = min(v for k, v in best.items() if k != "paperlib")
-        print(f"\n{type(net).__name__} depths {list(net.depths)} width {net.width}, {points} points of {shape}, "
-              f"k = {f.size}, {dtype}, {dev.type}, {args.threads} threads; paperlib chose "
-              f"{'loop' if choice and choice[0] else 'vmap'}")
-        print(f"{'strategy':>14} {'seconds':>9} {'/ fastest':>10} {'authors /':>10} {'max rel err':>12}"
-              + (f" {'peak MiB':>9}" if peak else ""))
-        for name in routes:
-            line = (f"{name:>14} {best[name]:9.3f} {best[name] / fastest:10.2f} {best['authors'] / best[name]:10.2f} "
-                    f"{err[name]:12.1e}")
-            print(line + (f" {peak[name]:9.0f}" if peak else ""))
+    with geometry.full_fp32(dev):  # TF32 off on CUDA for every route, as paperlib's own geometry does
+        for dtype in dtypes:
+            run(net, shape, points, dtype, dev, args)
+
+
+def run(net, shape, points, dtype, dev, args) -> None:
+    """Time every route for one network and precision and print the table."""
+    f = net.to(dev, dtype).eval().feature_map(4)
+    for p in f.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(points, *shape, device=dev, dtype=dtype)
+    routes = {
+        "loop": lambda: loop_idiom(f, x),
+        "authors": lambda: authors(f, x),
+        "vmap": lambda: geometry.jacobian(f, x, mode="reverse", strategy="vmap", dtype=dtype, device=None),
+        "replicated": lambda: replicated(f, x),
+        "grads_batched": lambda: grads_batched(f, x),
+        "paperlib": lambda: geometry.jacobian(f, x, dtype=dtype, device=None),
+    }
+    best = {name: float("inf") for name in routes}
+    peak = {}
+    results = {}
+    for _ in range(args.repeats):
+        for name, fn in routes.items():
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            out = fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+                peak[name] = torch.cuda.max_memory_allocated() / 2**20
+            best[name] = min(best[name], time.perf_counter() - start)
+            results[name] = out
+    ref = results["loop"]
+    err = {k: float((v - ref).abs().max() / ref.abs().max()) for k, v in results.items()}
+    choice = [v for k, v in geometry._STRATEGY.items() if k[0] == repr(f)]
+    fastest = min(v for k, v in best.items() if k != "paperlib")
+    print(f"\n{type(net).__name__} depths {list(net.depths)} width {net.width}, {points} points of {shape}, "
+          f"k = {f.size}, {dtype}, {dev.type}, {args.threads} threads; paperlib chose "
+          f"{'loop' if choice and choice[0] else 'vmap'}")
+    print(f"{'strategy':>14} {'seconds':>9} {'/ fastest':>10} {'authors /':>10} {'max rel err':>12}"
+          + (f" {'peak MiB':>9}" if peak else ""))
+    for name in routes:
+        line = (f"{name:>14} {best[name]:9.3f} {best[name] / fastest:10.2f} {best['authors'] / best[name]:10.2f} "
+                f"{err[name]:12.1e}")
+        print(line + (f" {peak[name]:9.0f}" if peak else ""))
 
 
 if __name__ == "__main__":

@@ -346,23 +346,35 @@ def _kernel(name: str, compile: bool) -> Callable:
 _STRATEGY: dict[tuple, bool] = {}
 
 
-def _loop_wins(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor, forward: bool) -> bool:
-    """Whether the loop of backward passes is the route for this call: as asked, or (``"auto"``) the faster of the
-    two on a few points of the first chunk, timed once per map and shape."""
+def _timed(kernel: Callable, b: _Bound, in_shape, points: torch.Tensor, loop: bool) -> tuple[float, torch.Tensor]:
+    """``kernel`` on ``points`` (reverse mode, by the loop or by vmap) and the seconds it took."""
+    start = time.perf_counter()
+    out = kernel(b.f, b.state, in_shape, points, False, loop=loop)
+    if points.is_cuda:
+        torch.cuda.synchronize(points.device)
+    return time.perf_counter() - start, out
+
+
+def _auto_first_chunk(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor) -> tuple[bool, torch.Tensor | None]:
+    """The reverse-mode route for this call, and the first chunk's result if computing it made the choice.
+
+    As asked (``strategy="loop"``/``"vmap"``), or remembered for this map, shape, dtype, device and (half-)chunk
+    size; otherwise (``"auto"``) the first chunk is cut in two equal halves, one computed by each route after a
+    one-point warm-up of each, and the faster route is remembered. Both halves are results, so the choice costs
+    two one-point warm-ups only, and it is timed at the size it is used for."""
     if b.strategy != "auto":
-        return b.strategy == "loop"
-    sample = first[: min(8, first.shape[0])]
-    key = (*b.key, sample.shape[0])  # what is timed: larger chunks reuse the choice
-    if key not in _STRATEGY:
-        times = {False: math.inf, True: math.inf}
-        for loop in (False, True, False, True):  # the first of each warms up (allocations, lazy init)
-            start = time.perf_counter()
-            kernel(b.f, b.state, in_shape, sample, forward, loop=loop)
-            if sample.is_cuda:
-                torch.cuda.synchronize(sample.device)
-            times[loop] = min(times[loop], time.perf_counter() - start)
-        _STRATEGY[key] = times[True] < times[False]
-    return _STRATEGY[key]
+        return b.strategy == "loop", None
+    half = first.shape[0] // 2
+    key = (*b.key, half)
+    if key in _STRATEGY or half == 0:
+        return _STRATEGY.get(key, True), None
+    for loop in (False, True):  # warm-up: allocations, lazy initialisation
+        kernel(b.f, b.state, in_shape, first[:1], False, loop=loop)
+    t_vmap, a = _timed(kernel, b, in_shape, first[:half], loop=False)
+    t_loop, c = _timed(kernel, b, in_shape, first[half: 2 * half], loop=True)
+    _STRATEGY[key] = t_loop < t_vmap
+    rest = [kernel(b.f, b.state, in_shape, first[2 * half:], False, loop=_STRATEGY[key])] if first.shape[0] % 2 else []
+    return _STRATEGY[key], torch.cat([a, c, *rest])
 
 
 @contextlib.contextmanager
@@ -412,9 +424,11 @@ def _chunks(name: str, b: _Bound) -> torch.Tensor:
     numbers = (d if forward else n) * max(n, d)  # held by the directional derivatives of one point
     if not b.compile:
         chunk_size = b.chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
-        loop = not forward and _loop_wins(b, kernel, in_shape, flat[:chunk_size], forward)
-        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward, loop=loop)
-                          for chunk in flat.split(chunk_size)])
+        chunks = list(flat.split(chunk_size))
+        loop, first = (False, None) if forward else _auto_first_chunk(b, kernel, in_shape, chunks[0])
+        done = [] if first is None else [first]
+        return torch.cat(done + [kernel(b.f, b.state, in_shape, chunk, forward, loop=loop)
+                                 for chunk in chunks[len(done):]])
     chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
     if pad:
@@ -465,8 +479,9 @@ def jacobian(
             an eval-mode deep copy (``f`` is left in training mode, untouched).
         strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
             backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
-            ``"auto"`` (default): the faster of the two, timed on a few points the first time a map is measured
-            with a given input shape, dtype, device and chunk size, and remembered. On CPU the loop can win for
+            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
+            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
+            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
             convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
             Forward mode and ``compile=True`` use ``vmap``.
 

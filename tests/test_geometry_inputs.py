@@ -131,7 +131,9 @@ def test_eval_copy_of_an_image_model_with_tracked_batch_norm():
     before = snapshot(cnn)
     x = torch.randn(3, 3, 9, 9)
     got = geometry.log_volume_element(cnn, x, k=4, train_mode="eval_copy", dtype=torch.float32)
-    assert torch.equal(got, geometry.log_volume_element(copy.deepcopy(cnn).eval(), x, k=4, dtype=torch.float32))
+    # the same numbers up to float32 rounding (the first call chose the route timing one half of the chunk by each)
+    want = geometry.log_volume_element(copy.deepcopy(cnn).eval(), x, k=4, dtype=torch.float32)
+    assert torch.allclose(got, want, rtol=0, atol=1e-5)
     assert_unchanged(cnn, before)  # num_batches_tracked, running_mean and running_var included
 
 
