@@ -14,12 +14,13 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
   data sets, cached seeded training of any model and the experiments behind the book's figures;
 - :mod:`paperlib.cache`       -- the one on-disk cache (atomic, checksummed, keyed by the full configuration);
 - :mod:`paperlib.slices`      -- lines and planes through anchor inputs, ternary coordinates;
+- :mod:`paperlib.ssl`         -- Barlow Twins and SimCLR losses, projectors, two-view augmentation, linear probe;
 - :mod:`paperlib.plot`        -- the book's figures (imported on first use: it loads matplotlib).
 """
 
 import importlib
 
-from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, train
+from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, ssl, train
 
 #: Imported on first use: ``plot`` loads matplotlib (slow, and it picks a backend), ``symbolic`` loads sympy; so
 #: ``import paperlib`` needs only torch, numpy and scipy (e.g. on a GPU machine without the book's extras).
@@ -36,6 +37,7 @@ __all__ = [
     "plot",
     "shallow",
     "slices",
+    "ssl",
     "symbolic",
     "train",
 ]

@@ -49,7 +49,7 @@ def test_import_needs_only_torch_numpy_and_scipy():
     import sys
 
     code = ("import sys, paperlib, paperlib.experiments, paperlib.geometry, paperlib.train, paperlib.models; "
-            "print(sorted(m for m in ('sympy', 'matplotlib', 'mpltern', 'pooch', 'mlxtend', 'kornia') "
+            "print(sorted(m for m in ('sympy', 'matplotlib', 'mpltern', 'pooch', 'mlxtend', 'kornia', 'sklearn') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -1,0 +1,257 @@
+r"""Self-supervised learning for chapter 8: the Barlow Twins and SimCLR (NT-Xent) losses, projector heads, two-view
+augmentations (kornia), the two-view loss the trainer calls, and a linear probe (scikit-learn) on frozen features.
+
+A self-supervised model is a backbone (here :class:`paperlib.models.ResNet`, whose pooled last-stage features are
+the representation) followed by a projector; the loss compares the projections :math:`z^{(1)}, z^{(2)}` of two
+augmented views of the same images. The geometry of chapter 8 is that of the *backbone's* features, and the classes
+that colour its figures come from a logistic-regression probe trained on them with the labels.
+
+kornia and scikit-learn are imported by the functions that use them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_choice, check_int, check_number
+
+__all__ = ["barlow_twins_loss", "nt_xent_loss", "projector", "SSLModel", "TwoViewLoss", "digit_views",
+           "cifar10_views", "LinearProbe", "linear_probe"]
+
+
+def _check_pair(z1: object, z2: object) -> None:
+    for name, z in (("z1", z1), ("z2", z2)):
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or not z.dtype.is_floating_point:
+            raise ValueError(f"{name} must be a floating tensor of shape (B, D)")
+    if z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must have the same shape; got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if z1.shape[0] < 2:
+        raise ValueError(f"the batch must hold at least 2 pairs of views; got {z1.shape[0]}")
+
+
+def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.005, eps: float = 1e-5) -> torch.Tensor:
+    r"""Barlow Twins loss (Zbontar et al., 2021) of the projections of two views, ``z1, z2: (B, D)`` -> scalar.
+
+    Each view is standardised over the batch, :math:`\hat z_{bi} = (z_{bi} - \mu_i)/\sqrt{\sigma_i^2 + \epsilon}`
+    (biased variance: batch norm without affine parameters, in training mode), and
+
+    .. math::  C_{ij} = \frac1B \sum_b \hat z^{(1)}_{bi}\, \hat z^{(2)}_{bj}, \qquad
+               \mathcal L = \sum_i (1 - C_{ii})^2 + \lambda \sum_{i \ne j} C_{ij}^2 .
+
+    The first term makes the two views' features agree, the second decorrelates the features. :math:`\mathcal L = 0`
+    exactly when :math:`C = I` (e.g. identical views whose standardised features are uncorrelated over the batch).
+    The authors' scripts use :math:`\lambda = 0.005` and divide by the batch size, as here.
+    """
+    _check_pair(z1, z2)
+    lambd = check_number(lambd, "lambd", min=0)
+    B = z1.shape[0]
+
+    def standardise(z):
+        return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + eps)
+
+    c = standardise(z1).T @ standardise(z2) / B
+    on = (1 - torch.diagonal(c)).square().sum()
+    off = c.square().sum() - torch.diagonal(c).square().sum()
+    return on + lambd * off
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    r"""NT-Xent, the SimCLR loss (Chen et al., 2020) of the projections of two views, ``z1, z2: (B, D)`` -> scalar.
+
+    With the :math:`2B` projections :math:`u_k` (both views) normalised to unit length,
+    :math:`s_{kl} = u_k \cdot u_l / \tau`, and :math:`p(k)` the other view of the same image,
+
+    .. math::  \mathcal L = \frac{1}{2B} \sum_{k=1}^{2B} -\log
+               \frac{e^{s_{k\,p(k)}}}{\sum_{l \ne k} e^{s_{kl}}} .
+
+    For two identical views whose :math:`B` images have orthonormal projections,
+    :math:`\mathcal L = \log\big(1 + (2B - 2)\,e^{-1/\tau}\big)`. The authors' SimCLR runs use
+    :math:`\tau = 0.07`.
+    """
+    _check_pair(z1, z2)
+    temperature = check_number(temperature, "temperature", min=0, open_min=True)
+    B = z1.shape[0]
+    u = F.normalize(torch.cat([z1, z2]), dim=1)
+    s = u @ u.T / temperature
+    s = s.masked_fill(torch.eye(2 * B, dtype=torch.bool, device=s.device), -math.inf)
+    partner = torch.cat([torch.arange(B, 2 * B), torch.arange(B)]).to(s.device)
+    return F.cross_entropy(s, partner)
+
+
+def projector(kind: str, in_dim: int, out_dim: int, hidden: int | None = None) -> nn.Module:
+    r"""A projector head ``(B, in_dim) -> (B, out_dim)``.
+
+    - ``"linear"``: :math:`z = \mathrm{BN}(W h)`, one bias-free linear map followed by batch norm without affine
+      parameters -- the projector the authors' Barlow Twins scripts actually used;
+    - ``"mlp"``: the standard three-layer head of Barlow Twins, Linear-BN-ReLU-Linear-BN-ReLU-Linear (``hidden``
+      units, default ``out_dim``).
+    """
+    check_choice(kind, "kind", ("linear", "mlp"))
+    in_dim, out_dim = check_int(in_dim, "in_dim", min=1), check_int(out_dim, "out_dim", min=1)
+    if kind == "linear":
+        return nn.Sequential(nn.Linear(in_dim, out_dim, bias=False), nn.BatchNorm1d(out_dim, affine=False))
+    h = check_int(hidden, "hidden", min=1, none_ok=True) or out_dim
+    return nn.Sequential(nn.Linear(in_dim, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
+                         nn.Linear(h, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, out_dim))
+
+
+class SSLModel(nn.Module):
+    """A backbone with a projector: ``forward(x)`` is ``head(backbone.features(x).mean((2, 3)))``, the projection
+    the loss sees; the backbone's ``feature_map`` is the representation whose geometry is measured.
+
+    Args:
+        backbone: a :class:`paperlib.models.ResNet` (its readout is not used).
+        head: the projector, e.g. :func:`projector`.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        if not hasattr(backbone, "features") or not hasattr(backbone, "feature_map"):
+            raise TypeError("backbone must be a paperlib.models.ResNet (with features and feature_map)")
+        self.backbone, self.head = backbone, head
+
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features ``(B, feature_dim)``."""
+        return self.backbone.features(x).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.representation(x))
+
+
+class TwoViewLoss:
+    r"""The trainer's loss for self-supervised learning: for a batch ``(x, ...)`` (labels unused) it draws two views
+    ``transforms[0](x)``, ``transforms[1](x)`` (per-sample randomness from torch's RNG, which
+    :func:`paperlib.train.train` seeds per epoch) and returns ``loss(model(v1), model(v2))``.
+
+    Args:
+        kind: ``"barlow"`` (:func:`barlow_twins_loss`) or ``"simclr"`` (:func:`nt_xent_loss`).
+        transforms: one transform for both views, or a pair (asymmetric views, as in Barlow Twins).
+        lambd, temperature: of the two losses.
+
+    Its ``description`` (kind, parameters, the transforms' ``repr``) enters the training cache key; it pickles.
+    """
+
+    def __init__(self, kind: str, transforms: Callable | Sequence[Callable], *, lambd: float = 0.005,
+                 temperature: float = 0.07):
+        self.kind = check_choice(kind, "kind", ("barlow", "simclr"))
+        pair = tuple(transforms) if isinstance(transforms, (list, tuple)) else (transforms, transforms)
+        if len(pair) != 2 or not all(callable(t) for t in pair):
+            raise TypeError("transforms must be a callable or a pair of callables")
+        self.transforms = pair
+        self.lambd = check_number(lambd, "lambd", min=0)
+        self.temperature = check_number(temperature, "temperature", min=0, open_min=True)
+        self.description = {"two_view_loss": kind, "lambd": self.lambd, "temperature": self.temperature,
+                            "transforms": [repr(t) for t in pair]}
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = batch[0]
+        z1, z2 = model(self.transforms[0](x)), model(self.transforms[1](x))
+        if self.kind == "barlow":
+            return barlow_twins_loss(z1, z2, self.lambd)
+        return nt_xent_loss(z1, z2, self.temperature)
+
+
+def _pixel_space(augment: nn.Module, mean: Sequence[float], std: Sequence[float]) -> nn.Module:
+    """``augment`` applied in pixel space ([0, 1]) to normalised images: denormalise, augment, normalise."""
+    import kornia.augmentation as K
+
+    m, s = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+    return nn.Sequential(K.Denormalize(m, s, keepdim=True), augment, K.Normalize(m, s, keepdim=True))
+
+
+def digit_views(mean: float, std: float, *, scale: tuple[float, float] = (0.6, 1.0)) -> nn.Module:
+    """Two-view augmentation for grayscale digits normalised with ``mean``/``std`` (kornia, per sample): a random
+    resized crop (area ``scale``, aspect 3/4 to 4/3), brightness and contrast jitter (0.4, probability 0.8) and a
+    Gaussian blur (sigma 0.1 to 1, probability 0.5), in pixel space.
+
+    The subset of the CIFAR recipe that makes sense for digits: no horizontal flip (a mirrored digit is another
+    shape, or no digit), no saturation or hue jitter and no grayscale (one channel), no solarisation (it inverts the
+    strokes of a black-and-white image)."""
+    import kornia.augmentation as K
+
+    aug = nn.Sequential(K.RandomResizedCrop((32, 32), scale=scale, keepdim=True),
+                        K.ColorJitter(0.4, 0.4, 0.0, 0.0, p=0.8, keepdim=True),
+                        K.RandomGaussianBlur((3, 3), (0.1, 1.0), p=0.5, keepdim=True))
+    return _pixel_space(aug, [mean], [std])
+
+
+def cifar10_views(mean: Sequence[float], std: Sequence[float]) -> tuple[nn.Module, nn.Module]:
+    """The two asymmetric views of the Barlow Twins recipe on normalised CIFAR-10 images (kornia, per sample):
+    random resized crop 32, horizontal flip (0.5), colour jitter (0.4, 0.4, 0.2, 0.1; probability 0.8), grayscale
+    (0.2), Gaussian blur with sigma in [0.1, 2] (probability 1.0 for the first view, 0.1 for the second) and
+    solarisation (0 and 0.2), in pixel space."""
+    import kornia.augmentation as K
+
+    def view(blur: float, solarize: float) -> nn.Module:
+        steps = [K.RandomResizedCrop((32, 32), keepdim=True), K.RandomHorizontalFlip(keepdim=True),
+                 K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8, keepdim=True), K.RandomGrayscale(p=0.2, keepdim=True),
+                 K.RandomGaussianBlur((3, 3), (0.1, 2.0), p=blur, keepdim=True)]
+        if solarize:
+            steps.append(K.RandomSolarize(0.0, 0.0, p=solarize, keepdim=True))
+        return _pixel_space(nn.Sequential(*steps), mean, std)
+
+    return view(1.0, 0.0), view(0.1, 0.2)
+
+
+@dataclass
+class LinearProbe:
+    """A logistic-regression probe on frozen features (:func:`linear_probe`).
+
+    Attributes:
+        classifier: the fitted ``sklearn.linear_model.LogisticRegression``.
+        mean, std: ``(D,)`` the standardisation of the features, fitted on the training features and applied to
+            every input (training, test, lines, planes alike).
+        train_accuracy, test_accuracy: fraction of correct predictions.
+    """
+
+    classifier: object
+    mean: torch.Tensor
+    std: torch.Tensor
+    train_accuracy: float
+    test_accuracy: float
+
+    def _scaled(self, features: torch.Tensor) -> "object":
+        if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != self.mean.numel():
+            raise ValueError(f"features must be a tensor of shape (B, {self.mean.numel()})")
+        return ((features.detach().double().cpu() - self.mean) / self.std).numpy()
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, D) -> (B, C)`` class probabilities (float64)."""
+        return torch.from_numpy(self.classifier.predict_proba(self._scaled(features)))
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, D) -> (B, C)`` the probe's logits (float64): a softmax gives :meth:`probabilities`."""
+        return torch.from_numpy(self.classifier.decision_function(self._scaled(features)))
+
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, D) -> (B,)`` predicted classes."""
+        return torch.from_numpy(self.classifier.classes_[self.logits(features).argmax(1).numpy()])
+
+
+def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                 test_labels: torch.Tensor, *, max_iter: int = 2000, seed: int = 0) -> LinearProbe:
+    r"""Fit a multinomial logistic regression (scikit-learn ``LogisticRegression``, L2 penalty ``C = 1``, lbfgs) on
+    frozen features ``(N, D)`` with labels ``(N,)``, after standardising each feature with the training mean and
+    deviation; report the training and test accuracy. The same standardisation is applied to every input the probe
+    sees (the authors' Barlow Twins probe was fitted on normalised images and tested on unnormalised ones)."""
+    from sklearn.linear_model import LogisticRegression
+
+    for name, f, y in (("train", train_features, train_labels), ("test", test_features, test_labels)):
+        if not isinstance(f, torch.Tensor) or f.ndim != 2:
+            raise ValueError(f"{name}_features must be a tensor of shape (N, D)")
+        if not isinstance(y, torch.Tensor) or y.shape != f.shape[:1]:
+            raise ValueError(f"{name}_labels must be a tensor of shape ({f.shape[0]},)")
+    f = train_features.detach().double().cpu()
+    mean, std = f.mean(0), f.std(0).clamp_min(1e-12)
+    clf = LogisticRegression(max_iter=check_int(max_iter, "max_iter", min=1), random_state=seed)
+    clf.fit(((f - mean) / std).numpy(), train_labels.cpu().numpy())
+    probe = LinearProbe(clf, mean, std, 0.0, 0.0)
+    probe.train_accuracy = float((probe.predict(train_features) == train_labels.cpu()).double().mean())
+    probe.test_accuracy = float((probe.predict(test_features) == test_labels.cpu()).double().mean())
+    return probe
