@@ -4,16 +4,19 @@
 - :mod:`paperlib.experiments.toy`   -- chapter 5: sinusoid (Fig. 1), XOR, deep MLP;
 - :mod:`paperlib.experiments.digits` -- chapter 6: MNIST (Fig. 2); named so that `experiments.mnist` stays the function;
 - :mod:`paperlib.experiments.resnet` -- chapter 7: a ResNet, its features and blocks (Figs. 3-4); the function is
-  `experiments.deep`.
+  `experiments.deep`;
+- :mod:`paperlib.experiments.selfsup` -- chapter 8: Barlow Twins and SimCLR backbones (Figs. 5-6); the function is
+  `experiments.self_supervised`.
 
 Every public name of the chapter modules is available here as well (``paperlib.experiments.sinusoid(...)``).
 """
 
-from . import core, digits, resnet, toy
+from . import core, digits, resnet, selfsup, toy
 from .core import *  # noqa: F401,F403
 from .resnet import *  # noqa: F401,F403
+from .selfsup import *  # noqa: F401,F403
 from .digits import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
 
-__all__ = ["core", "toy", "digits", "resnet", *core.__all__, *toy.__all__, *digits.__all__,
-           *resnet.__all__]
+__all__ = ["core", "toy", "digits", "resnet", "selfsup", *core.__all__, *toy.__all__, *digits.__all__,
+           *resnet.__all__, *selfsup.__all__]

@@ -104,7 +104,7 @@ class DeepPreset(Preset):
         set_ = functools.partial(object.__setattr__, self)
         check_choice(self.data, "data", ("mnist", "cifar10"))
         check_int(self.train_size, "train_size", min=1, none_ok=True)
-        net = self.model("gelu")()  # checks depths and width
+        net = ResNet(self.depths, self.width, "gelu", in_channels=self.channels)  # checks depths and width
         if isinstance(self.activations, str) or not self.activations:
             raise ValueError(f"activations must be a non-empty sequence of names; got {self.activations!r}")
         set_("activations", tuple(dict.fromkeys(_act.check_name(a) for a in self.activations)))
