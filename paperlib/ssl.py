@@ -201,37 +201,38 @@ def cifar10_views(mean: Sequence[float], std: Sequence[float]) -> tuple[nn.Modul
 
 @dataclass
 class LinearProbe:
-    """A logistic-regression probe on frozen features (:func:`linear_probe`).
+    r"""A logistic-regression probe on frozen features (:func:`linear_probe`), held as tensors (so it is cached like
+    any result and used without scikit-learn): the logits of features :math:`f` are
+    :math:`W (f - \mu)/\sigma + b`.
 
     Attributes:
-        classifier: the fitted ``sklearn.linear_model.LogisticRegression``.
+        weight: ``(C, D)``; bias: ``(C,)``; classes: ``(C,)`` the class labels of the logits' columns.
         mean, std: ``(D,)`` the standardisation of the features, fitted on the training features and applied to
             every input (training, test, lines, planes alike).
         train_accuracy, test_accuracy: fraction of correct predictions.
     """
 
-    classifier: object
+    weight: torch.Tensor
+    bias: torch.Tensor
+    classes: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
-    train_accuracy: float
-    test_accuracy: float
-
-    def _scaled(self, features: torch.Tensor) -> "object":
-        if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != self.mean.numel():
-            raise ValueError(f"features must be a tensor of shape (B, {self.mean.numel()})")
-        return ((features.detach().double().cpu() - self.mean) / self.std).numpy()
-
-    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        """``(B, D) -> (B, C)`` class probabilities (float64)."""
-        return torch.from_numpy(self.classifier.predict_proba(self._scaled(features)))
+    train_accuracy: float = math.nan
+    test_accuracy: float = math.nan
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, D) -> (B, C)`` the probe's logits (float64): a softmax gives :meth:`probabilities`."""
-        return torch.from_numpy(self.classifier.decision_function(self._scaled(features)))
+        if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != self.mean.numel():
+            raise ValueError(f"features must be a tensor of shape (B, {self.mean.numel()})")
+        return ((features.detach().double().cpu() - self.mean) / self.std) @ self.weight.T + self.bias
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, D) -> (B, C)`` class probabilities (float64)."""
+        return torch.softmax(self.logits(features), 1)
 
     def predict(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, D) -> (B,)`` predicted classes."""
-        return torch.from_numpy(self.classifier.classes_[self.logits(features).argmax(1).numpy()])
+        return self.classes[self.logits(features).argmax(1)]
 
 
 def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
@@ -251,7 +252,10 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     mean, std = f.mean(0), f.std(0).clamp_min(1e-12)
     clf = LogisticRegression(max_iter=check_int(max_iter, "max_iter", min=1), random_state=seed)
     clf.fit(((f - mean) / std).numpy(), train_labels.cpu().numpy())
-    probe = LinearProbe(clf, mean, std, 0.0, 0.0)
+    w, b = torch.from_numpy(clf.coef_).double(), torch.from_numpy(clf.intercept_).double()
+    if w.shape[0] == 1:  # two classes: sklearn keeps one logit z; softmax([0, z]) is its sigmoid
+        w, b = torch.cat([torch.zeros_like(w), w]), torch.cat([torch.zeros_like(b), b])
+    probe = LinearProbe(w, b, torch.from_numpy(clf.classes_), mean, std)
     probe.train_accuracy = float((probe.predict(train_features) == train_labels.cpu()).double().mean())
     probe.test_accuracy = float((probe.predict(test_features) == test_labels.cpu()).double().mean())
     return probe

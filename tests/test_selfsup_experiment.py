@@ -11,7 +11,7 @@ from paperlib.experiments import SSL_PRESETS
 from tests.cifar_fakes import write_fake_cifar10
 
 TINY = dict(epochs=1, train_size=200, line_steps=4, plane_steps=3, pairs=((7, 6),), same_class=(7,), width=4,
-            batch_size=50, barlow_dim=16, simclr_dim=8, workers=1, progress=False, figure_epochs=(0, 1))
+            batch_size=50, lr=0.01, barlow_dim=16, simclr_dim=8, workers=1, progress=False)
 
 
 @pytest.fixture(scope="module")

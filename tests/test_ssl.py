@@ -110,7 +110,7 @@ def test_views_are_per_sample_and_keep_shape():
     assert d.shape == (6, 1, 32, 32)
 
 
-def test_linear_probe_separates_separable_features_with_one_standardisation():
+def test_linear_probe_separates_separable_features_with_one_standardisation(tmp_path):
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(200) % 3
     centres = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], dtype=torch.float64)
@@ -123,3 +123,25 @@ def test_linear_probe_separates_separable_features_with_one_standardisation():
     assert torch.allclose(torch.softmax(probe.logits(f[150:]), 1), p)
     with pytest.raises(ValueError, match="features"):
         probe.predict(torch.zeros(3, 5))
+    # the probe is plain tensors: it round-trips through the cache's safe loader
+    from paperlib import cache
+    import dataclasses
+    store = cache.Cache.open(str(tmp_path))
+    store.save("geometry", "k", dataclasses.asdict(probe))
+    loaded = store.load("geometry", "k")
+    loaded.pop("key")  # the cache marks each entry with its key
+    again = ssl.LinearProbe(**loaded)
+    assert torch.equal(again.predict(f), probe.predict(f))
+    # against scikit-learn's own predictions
+    from sklearn.linear_model import LogisticRegression
+    clf = LogisticRegression(max_iter=2000, random_state=0).fit(((f[:150] - probe.mean) / probe.std).numpy(),
+                                                                y[:150].numpy())
+    assert torch.allclose(probe.probabilities(f), torch.from_numpy(clf.predict_proba(((f - probe.mean) / probe.std)
+                                                                                     .numpy())))
+
+
+def test_linear_probe_with_two_classes():
+    f = torch.tensor([[0.0], [1.0], [2.0], [3.0]], dtype=torch.float64)
+    y = torch.tensor([0, 0, 1, 1])
+    probe = ssl.linear_probe(f, y, f, y)
+    assert probe.weight.shape == (2, 1) and probe.test_accuracy == 1.0

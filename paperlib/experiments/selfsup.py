@@ -218,7 +218,7 @@ def _measure(result: _train.TrainResult, s: SSLPreset, d: dict, anchor_img: dict
     wanted = sorted({first, last} | ({e for e in s.figure_epochs if e in epochs} if figures else set()))
     models = {e: result.model(e) for e in wanted}
     probes = {e: _probe(models[e], d, s, device) for e in wanted}
-    out: dict = {"probes": probes, "line": None, "plane": None}
+    out: dict = {"probes": {e: dataclasses.asdict(p) for e, p in probes.items()}, "line": None, "plane": None}
     if figures:
         fig_eps = [e for e in s.figure_epochs if e in epochs]
         ln = _slices.line(*(anchor_img[c] for c in s.line_classes), s.line_steps)
@@ -349,9 +349,15 @@ def self_supervised(
         plane_geom[m] = PlaneGeometry(tuple(s.plane_classes), plane, tuple(pl["epochs"]), pl["log_volume"],
                                       pl["predicted"], pl["entropy"])
     rows = [{"network": n, **r} for n, out in zip(names, outs) for r in out["rows"]]
+    values = [g.log_volume for g in (*line_geom.values(), *plane_geom.values())]
+    if any(bool(torch.isneginf(v).any()) for v in values):
+        warnings.warn(f"the log volume element is -inf at some points: k = {s.rank} exceeds the numerical rank of the "
+                      "backbone's Jacobian there (e.g. feature channels whose units are all far in GELU's flat "
+                      "tail); pass a smaller k", RuntimeWarning, stacklevel=2)
     return SSLExperiment(preset if isinstance(preset, str) else "custom", s,
                          {n: out["result"] for n, out in zip(names, outs)}, d["x_test"], d["y_test"], anchors,
-                         {n: out["probes"] for n, out in zip(names, outs)}, line_geom, plane_geom, rows)
+                         {n: {e: _ssl.LinearProbe(**p) for e, p in out["probes"].items()} for n, out in zip(names, outs)},
+                         line_geom, plane_geom, rows)
 
 
 def _pixel_stats(s: SSLPreset) -> tuple[list[float], list[float]]:
