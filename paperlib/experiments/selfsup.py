@@ -59,6 +59,7 @@ class SSLPreset(DeepPreset):
     temperature: float = 0.07
     crop_scale: tuple[float, float] = (0.6, 1.0)
     probe_size: int | None = None
+    plane_steps: int = 14
     blocks: tuple[int, ...] = (4,)
     dtype: str = "float64"
 
@@ -307,7 +308,8 @@ def self_supervised(
       512`` of the 512 backbone features (the authors' SimCLR scans used ``k = 10`` by omission). GPU work.
     - ``"book"``: about four minutes on a 2-core CPU. The narrow ResNet of chapter 7 (width 8, 64 features) on the
       offline MNIST subset, 10 epochs of each method with batch 256 and lr 0.05, digit views
-      (:func:`paperlib.ssl.digit_views`), projectors to 64 (Barlow Twins) and 32 (SimCLR, MLP), one seed; float64
+      (:func:`paperlib.ssl.digit_views`), projectors to 64 (Barlow Twins) and 32 (SimCLR, MLP), one seed; line 24
+      steps, plane 14 x 14; float64
       Jacobians (the smallest of the 64 singular values of the trained Barlow Twins backbone fall below the float32
       numerical-rank threshold ``max(n, d) * eps * s_max = 1024 * 1.2e-7 * s_max`` at some anchors).
 
