@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,7 @@ from ..models import ResNet
 from .core import (LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, control_anchor_pairs,
                    line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
 
-__all__ = ["DeepPreset", "DEEP_PRESETS", "CIFAR10_CLASSES", "DeepExperiment", "deep", "deep_data"]
+__all__ = ["DeepPreset", "DEEP_PRESETS", "CIFAR10_CLASSES", "DeepExperiment", "deep", "deep_data", "run_networks"]
 
 #: The CIFAR-10 class names, by label.
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -195,9 +195,9 @@ def _name(activation: str, seed: int) -> str:
 
 def deep_data(s: DeepPreset, *, data_dir: str | None = None, download: bool = True,
               url: str | None = None, md5: str | None = None) -> dict[str, torch.Tensor]:
-    r"""The images of :func:`deep`, normalised per channel: ``{"x", "y", "x_test", "y_test", "fill"}`` with
-    ``x: (N, C, 32, 32)`` float32, ``y: (N,)`` long, and ``fill: (C,)`` the normalised value of a black pixel
-    (the padding of the random crops).
+    r"""The images of :func:`deep`, normalised per channel: ``{"x", "y", "x_test", "y_test", "fill", "mean",
+    "std"}`` with ``x: (N, C, 32, 32)`` float32, ``y: (N,)`` long, ``fill: (C,)`` the normalised value of a black
+    pixel (the padding of the random crops), and the channel means and deviations of the normalisation.
 
     MNIST: the offline subset (4,000 train / 1,000 test), pixels in [0, 1] zero-padded from 28 x 28 to 32 x 32 and
     standardised, :math:`(x - 0.1307)/0.3081`. CIFAR-10: :func:`paperlib.data.cifar10` (``data_dir``, ``download``,
@@ -209,16 +209,17 @@ def deep_data(s: DeepPreset, *, data_dir: str | None = None, download: bool = Tr
             x, y = _data.mnist(split, source="subset", scale="unit")
             out[key] = (F.pad(x.reshape(-1, 1, 28, 28), (2, 2, 2, 2)) - _data.MNIST_MEAN) / _data.MNIST_STD
             out["y" if split == "train" else "y_test"] = y
-        fill = torch.tensor([-_data.MNIST_MEAN / _data.MNIST_STD])
+        mean, std = [_data.MNIST_MEAN], [_data.MNIST_STD]
     else:
         kw = {"data_dir": data_dir, "download": download, "url": url, "md5": md5}
         (x, y), (xt, yt) = _data.cifar10("train", **kw), _data.cifar10("test", **kw)
         out = {"x": x, "y": y, "x_test": xt, "y_test": yt}
-        fill = -torch.tensor(_data.CIFAR10_MEAN) / torch.tensor(_data.CIFAR10_STD)
+        mean, std = list(_data.CIFAR10_MEAN), list(_data.CIFAR10_STD)
     if s.train_size is not None:  # a fixed random subset (the splits may be sorted by class)
         keep = torch.randperm(len(out["y"]), generator=torch.Generator().manual_seed(0))[: s.train_size].sort().values
         out["x"], out["y"] = out["x"][keep], out["y"][keep]
-    return {**out, "fill": fill.float()}
+    fill = -torch.tensor(mean) / torch.tensor(std)
+    return {**out, "fill": fill.float(), "mean": mean, "std": std}
 
 
 @dataclass
@@ -436,6 +437,31 @@ def _measure_controls(result: _train.TrainResult, s: DeepPreset, x_test: torch.T
     return {"rows": rows}
 
 
+def run_networks(s: DeepPreset, job: Callable[[tuple], dict], *, data_dir: str | None, download: bool,
+                 url: str | None, md5: str | None, device: str, cache: bool, cache_dir: str | None,
+                 progress: bool | None, num_threads: int | None, workers: int | None) -> tuple[dict, list]:
+    """What :func:`deep` and :func:`~paperlib.experiments.self_supervised` share: load the data
+    (:func:`deep_data`), choose the anchors and the control lines, and run ``job((i, name, seed, context))`` for every
+    network ``(name, seed)`` of ``s.networks()`` in worker processes (one per CPU core on the CPU, 1 on a GPU, or
+    ``workers``). Returns the ``context`` (``s``, ``data``, ``anchors``, ``anchor_img``, ``lines``, ``store``,
+    ``device``, ``train`` options) and the jobs' outputs."""
+    check_int(num_threads, "num_threads", min=1, none_ok=True)
+    dev = resolve_device(device)
+    store = _cache.Cache.open(cache_dir, enabled=cache)
+    d = deep_data(s, data_dir=data_dir, download=download, url=url, md5=md5)
+    anchors = anchor_indices(d["x_test"], d["y_test"], d["x"], d["y"])
+    needed = set(s.line_classes) | set(s.plane_classes) | set(s.block_classes) | set(s.same_class)
+    missing = (needed | {c for p in s.pairs for c in p}) - set(anchors)
+    if missing:
+        raise ValueError(f"the data have no test images of classes {sorted(missing)}")
+    context = {"s": s, "data": d, "anchors": anchors, "store": store, "device": dev,
+               "anchor_img": {c: d["x_test"][i].double() for c, i in anchors.items()},
+               "lines": control_anchor_pairs(d["y_test"], s.pairs, s.same_class, s.draw_seed),
+               "train": {"cache": cache, "cache_dir": cache_dir, "progress": progress, "num_threads": num_threads}}
+    jobs = [(i, name, seed, context) for i, (name, seed) in enumerate(s.networks())]
+    return context, _train.parallel_map(job, jobs, workers=workers if workers or dev.type == "cpu" else 1)
+
+
 def _network_job(job: tuple) -> dict:
     """Train one network of :func:`deep` and measure it (in a worker process, or here): the figures for the first,
     the control lines for every one; each measurement is cached."""
@@ -523,8 +549,9 @@ def deep(
     - ``"paper"``: ResNet-34 (``depths=(3, 4, 6, 3)``, width 64), GELU (in the blocks too), CIFAR-10 normalised
       with its channel means and deviations, SGD lr 0.01, momentum 0.9, weight decay 1e-4, batch 1024, 500 epochs,
       constant learning rate, random crop (pad 4) + flip; snapshots 0/50/200/500; line 64 steps, plane 80 x 80,
-      blocks pooled to 512, ``k = 512`` (ReLU: 256), float64 Jacobians. GPU work (``device="auto"``): hours of training, and
-      minutes per plane on one GPU; control lines for six class pairs and four classes.
+      blocks pooled to 512, ``k = 512`` (ReLU: 256), float64 Jacobians; control lines for six class pairs and four
+      classes. GPU work (``device="auto"``): hours of training, and minutes per plane on one GPU (estimated from
+      the operation count, not measured: no GPU was available).
     - ``"book"``: about four minutes on a 2-core CPU from an empty cache. A narrow ResNet (one block per stage,
       width 8, 64 features) on the offline MNIST subset padded to 32 x 32 (CIFAR-10 cannot be downloaded where the
       book is built), SGD lr 0.05, batch 128, 8 epochs, random crop (pad 2) without flips (a mirrored digit is
@@ -549,22 +576,10 @@ def deep(
     s = resolve(DEEP_PRESETS, preset, activations=activations, seeds=seeds, line_steps=line_steps,
                 plane_steps=plane_steps, blocks=blocks, k=k, dtype=dtype, train_size=train_size, **overrides)
     s = s.with_epochs(epochs)
-    check_int(num_threads, "num_threads", min=1, none_ok=True)
-    dev = resolve_device(device)
-    store = _cache.Cache.open(cache_dir, enabled=cache)
-    d = deep_data(s, data_dir=data_dir, download=download, url=url, md5=md5)
-    anchors = anchor_indices(d["x_test"], d["y_test"], d["x"], d["y"])
-    needed = set(s.line_classes) | set(s.plane_classes) | set(s.block_classes) | {c for p in s.pairs for c in p}
-    missing = needed - set(anchors) | (set(s.same_class) - set(anchors))
-    if missing:
-        raise ValueError(f"the data have no test images of classes {sorted(missing)}")
-    anchor_img = {c: d["x_test"][i].double() for c, i in anchors.items()}
-    lines = control_anchor_pairs(d["y_test"], s.pairs, s.same_class, s.draw_seed)
-    networks = s.networks()
-    context = {"s": s, "data": d, "anchor_img": anchor_img, "lines": lines, "store": store, "device": dev,
-               "train": {"cache": cache, "cache_dir": cache_dir, "progress": progress, "num_threads": num_threads}}
-    jobs = [(i, act, seed, context) for i, (act, seed) in enumerate(networks)]
-    outs = _train.parallel_map(_network_job, jobs, workers=workers if workers or dev.type == "cpu" else 1)
+    context, outs = run_networks(s, _network_job, data_dir=data_dir, download=download, url=url, md5=md5,
+                                 device=device, cache=cache, cache_dir=cache_dir, progress=progress,
+                                 num_threads=num_threads, workers=workers)
+    d, anchors, anchor_img, networks = context["data"], context["anchors"], context["anchor_img"], s.networks()
     payload = outs[0]["figures"]
     names = [_name(a, seed) for a, seed in networks]
 

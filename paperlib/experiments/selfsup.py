@@ -17,11 +17,11 @@ from .. import geometry as _geometry
 from .. import slices as _slices
 from .. import ssl as _ssl
 from .. import train as _train
-from .._checks import check_choice, check_int, check_number, resolve_device
+from .._checks import check_choice, check_int, check_number
 from ..models import ResNet
-from .core import (LineGeometry, PlaneGeometry, anchor_indices, cached, class_entropy, control_anchor_pairs,
-                   line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
-from .resnet import DeepPreset, deep_data
+from .core import (LineGeometry, PlaneGeometry, cached, class_entropy, line_contrast, mean_sd, pearson,
+                   peak_boundary_distance, resolve)
+from .resnet import DeepPreset, run_networks
 
 __all__ = ["SSLPreset", "SSL_PRESETS", "SSLExperiment", "self_supervised"]
 
@@ -252,8 +252,9 @@ def _measure(result: _train.TrainResult, s: SSLPreset, d: dict, anchor_img: dict
 
 def _network_job(job: tuple) -> dict:
     """Train one backbone of :func:`self_supervised` and measure it (cached), in a worker process or here."""
-    i, method, seed, figures, c = job
+    i, method, seed, c = job
     s, d, device = c["s"], c["data"], c["device"]
+    figures = seed == s.seeds[0]
     views = _ssl.digit_views(d["mean"], d["std"], scale=s.crop_scale) if s.data == "mnist" else \
         _ssl.cifar10_views(d["mean"], d["std"])
     result = _train.train(s.model(method), (d["x"], d["y"]), s.train_config(seed), loss=s.loss(method, views),
@@ -322,22 +323,10 @@ def self_supervised(
         :class:`SSLExperiment`.
     """
     s = resolve(SSL_PRESETS, preset, methods=methods, seeds=seeds, **overrides).with_epochs(epochs)
-    check_int(num_threads, "num_threads", min=1, none_ok=True)
-    dev = resolve_device(device)
-    store = _cache.Cache.open(cache_dir, enabled=cache)
-    d = deep_data(s, data_dir=data_dir, download=download, url=url, md5=md5)
-    d["mean"], d["std"] = _pixel_stats(s)
-    anchors = anchor_indices(d["x_test"], d["y_test"], d["x"], d["y"])
-    needed = set(s.line_classes) | set(s.plane_classes) | {c for p in s.pairs for c in p} | set(s.same_class)
-    if needed - set(anchors):
-        raise ValueError(f"the data have no test images of classes {sorted(needed - set(anchors))}")
-    anchor_img = {c: d["x_test"][i].double() for c, i in anchors.items()}
-    lines = control_anchor_pairs(d["y_test"], s.pairs, s.same_class, s.draw_seed)
-    networks = s.networks()
-    context = {"s": s, "data": d, "anchor_img": anchor_img, "lines": lines, "store": store, "device": dev,
-               "train": {"cache": cache, "cache_dir": cache_dir, "progress": progress, "num_threads": num_threads}}
-    jobs = [(i, m, seed, seed == s.seeds[0], context) for i, (m, seed) in enumerate(networks)]
-    outs = _train.parallel_map(_network_job, jobs, workers=workers if workers or dev.type == "cpu" else 1)
+    context, outs = run_networks(s, _network_job, data_dir=data_dir, download=download, url=url, md5=md5,
+                                 device=device, cache=cache, cache_dir=cache_dir, progress=progress,
+                                 num_threads=num_threads, workers=workers)
+    d, anchors, anchor_img, networks = context["data"], context["anchors"], context["anchor_img"], s.networks()
     names = [f"{m} seed {seed}" for m, seed in networks]
     line_geom, plane_geom = {}, {}
     for (m, seed), out in zip(networks, outs):
@@ -356,16 +345,8 @@ def self_supervised(
         warnings.warn(f"the log volume element is -inf at some points: k = {s.rank} exceeds the numerical rank of the "
                       "backbone's Jacobian there (e.g. feature channels whose units are all far in GELU's flat "
                       "tail); pass a smaller k", RuntimeWarning, stacklevel=2)
+    probes = {n: {e: _ssl.LinearProbe(**p) for e, p in out["probes"].items()} for n, out in zip(names, outs)}
     return SSLExperiment(preset if isinstance(preset, str) else "custom", s,
-                         {n: out["result"] for n, out in zip(names, outs)}, d["x_test"], d["y_test"], anchors,
-                         {n: {e: _ssl.LinearProbe(**p) for e, p in out["probes"].items()} for n, out in zip(names, outs)},
+                         {n: out["result"] for n, out in zip(names, outs)}, d["x_test"], d["y_test"], anchors, probes,
                          line_geom, plane_geom, rows)
 
-
-def _pixel_stats(s: SSLPreset) -> tuple[list[float], list[float]]:
-    """Channel means and deviations of the normalisation of :func:`paperlib.experiments.deep_data`."""
-    from .. import data as _data
-
-    if s.data == "mnist":
-        return [_data.MNIST_MEAN], [_data.MNIST_STD]
-    return list(_data.CIFAR10_MEAN), list(_data.CIFAR10_STD)
