@@ -1,5 +1,9 @@
 """paperlib.ssl: the Barlow Twins and NT-Xent losses on hand-checkable inputs, projectors, two-view augmentation and
-the linear probe."""
+the linear probe.
+
+No cross-check against a maintained implementation: ``lightly.loss`` (lightly 1.6.0) imports torchvision and the
+package depends on pytorch_lightning and hydra; torchvision's PyPI wheel does not load against the CPU torch of
+this project, so it does not install cleanly here."""
 
 from __future__ import annotations
 

@@ -42,6 +42,9 @@ class SSLPreset(DeepPreset):
         lambd, temperature: of the two losses.
         crop_scale: area range of the random resized crops of digits (:func:`paperlib.ssl.digit_views`).
         probe_size: training images the probe is fitted on (``None``: all).
+
+    The fields ``augment``, ``padding``, ``flip`` and ``relu_k`` of :class:`~paperlib.experiments.DeepPreset` are not
+    used: the two views replace the crops, and the backbone's activation is ``activations[0]``.
     """
 
     methods: tuple[str, ...] = _METHODS
