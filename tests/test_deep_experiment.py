@@ -33,6 +33,7 @@ def tiny(tmp_path_factory):
     ({"plane_classes": (1, 1, 2)}, ValueError, "plane_classes"),
     ({"dtype": "float16"}, ValueError, "dtype"),
     ({"width": 0}, ValueError, "width"),
+    ({"block_size": 1025}, ValueError, "block_size"),  # the last block of width 8 has 8 * 4 * 4 * 8 = 1024 outputs
     ({"colour": 1}, TypeError, "colour"),
 ])
 def test_bad_presets_are_refused_naming_the_field(changes, error, match):
@@ -134,3 +135,17 @@ def test_depth_profiles_stack_networks(tiny):
     assert both["init"][1] == ex.depth_profile("relu seed 0", "same")["init"]
     with pytest.raises(ValueError, match="networks"):
         ex.depth_profiles([])
+
+
+def test_line_statistics_by_hand():
+    from paperlib.experiments import line_statistics
+    t = torch.arange(4, dtype=torch.float64) / 4
+    initial = torch.tensor([0.0, 1.0, 0.5, 0.2], dtype=torch.float64)   # peak at t = 0.25
+    final = torch.tensor([0.0, 1.0, 5.0, 1.0], dtype=torch.float64)     # peak at t = 0.5
+    predicted = torch.tensor([7, 7, 6, 6])                               # transition at t = 0.375
+    entropy = torch.tensor([0.01, 0.1, 1.0, 0.1], dtype=torch.float64)
+    row = line_statistics(t, initial, torch.tensor([0.0, 0.0], dtype=torch.float64), final,
+                          torch.tensor([0.0, 2.0], dtype=torch.float64), predicted, entropy)
+    assert row["contrast_init"] == 1.0 and row["contrast_final"] == 4.0
+    assert row["distance_final"] == pytest.approx(0.125) and row["distance_init"] == pytest.approx(0.125)
+    assert row["changes"] == 1 and row["entropy_corr_final"] > 0.9

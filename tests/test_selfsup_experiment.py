@@ -55,6 +55,9 @@ def test_tiny_run(tiny):
         assert bool(torch.isfinite(ex.lines[method].log_volume).all())
     assert len(ex.controls) == 2 * 2  # networks x (1 cross + 1 same-class line)
     assert "Barlow Twins linear to 16" in ex.describe()
+    assert -1 <= ex.plane_correlation("simclr", 1) <= 1
+    with pytest.raises(ValueError, match="method"):
+        ex.plane_correlation("byol", 1)
 
 
 def test_line_classes_come_from_the_probe(tiny):

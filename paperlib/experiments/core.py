@@ -9,7 +9,8 @@ r"""The small core every chapter's experiments stand on.
 - :func:`cached`: a measurement computed once and kept in the cache of :mod:`paperlib.cache`;
 - the geometry along lines and on planes through anchor inputs that chapters 6-8 measure on trained classifiers
   (:class:`LineGeometry`, :class:`PlaneGeometry`) with their statistics (:func:`class_entropy`,
-  :func:`class_changes`, :func:`peak_boundary_distance`, :func:`line_contrast`) and the choice of anchors
+  :func:`class_changes`, :func:`peak_boundary_distance`, :func:`line_contrast`, :func:`line_statistics`) and the
+  choice of anchors
   (:func:`anchor_indices`, :func:`control_anchor_pairs`).
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "class_changes",
     "peak_boundary_distance",
     "line_contrast",
+    "line_statistics",
     "pearson",
     "mean_sd",
     "mean_sd_text",
@@ -305,6 +307,28 @@ def line_contrast(log_volume: torch.Tensor, end_values: torch.Tensor) -> float:
     if not isinstance(end_values, torch.Tensor) or end_values.shape != (2,):
         raise ValueError("end_values must be a tensor of shape (2,): the values at x1 and x2")
     return float(log_volume.max() - end_values.mean())
+
+
+def line_statistics(t: torch.Tensor, initial: torch.Tensor, initial_ends: torch.Tensor, final: torch.Tensor,
+                    final_ends: torch.Tensor, predicted: torch.Tensor, entropy: torch.Tensor) -> dict:
+    r"""The control statistics of one line, initialisation against training (chapters 7-8):
+
+    - ``contrast_init``, ``contrast_final``: :func:`line_contrast` of the initial and the trained log volume
+      element (decades);
+    - ``distance_final``, ``distance_init``: :func:`peak_boundary_distance` of the trained and of the initial peak
+      from the trained classes' transition (NaN without a class change);
+    - ``entropy_corr_final``, ``entropy_corr_init``: :func:`pearson` correlation along the line of the trained and
+      of the initial log volume element with :math:`\log_{10}` of the trained prediction entropy;
+    - ``changes``: number of class changes along the line.
+
+    ``t, initial, final, predicted, entropy: (T,)``; ``initial_ends, final_ends: (2,)`` the values at the anchors.
+    """
+    log_h = torch.log10(entropy)
+    return {"contrast_init": line_contrast(initial, initial_ends), "contrast_final": line_contrast(final, final_ends),
+            "distance_final": peak_boundary_distance(t, final, predicted),
+            "distance_init": peak_boundary_distance(t, initial, predicted),
+            "entropy_corr_final": pearson(final, log_h), "entropy_corr_init": pearson(initial, log_h),
+            "changes": int((predicted[1:] != predicted[:-1]).sum())}
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .. import train as _train
 from .._checks import check_bool, check_choice, check_int, check_ints, resolve_device
 from ..models import ResNet
 from .core import (LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, control_anchor_pairs,
-                   line_contrast, mean_sd, pearson, peak_boundary_distance, resolve)
+                   line_statistics, mean_sd, pearson, resolve)
 
 __all__ = ["DeepPreset", "DEEP_PRESETS", "CIFAR10_CLASSES", "DeepExperiment", "deep", "deep_data", "run_networks"]
 
@@ -128,7 +128,10 @@ class DeepPreset(Preset):
         set_("same_class", check_ints(self.same_class, "same_class", min=0, max=9, nonempty=False))
         check_int(self.draw_seed, "draw_seed")
         set_("blocks", tuple(sorted(set(check_ints(self.blocks, "blocks", min=0, max=4)))))
-        check_int(self.block_size, "block_size", min=1, max=net.feature_dim * 4, none_ok=True)
+        # outputs of the blocks for a 32 x 32 input: w*32*32 (stem, stage 1), 2w*16*16, 4w*8*8, 8w*4*4
+        outputs = {0: 1024 * self.width, 1: 1024 * self.width, 2: 512 * self.width, 3: 256 * self.width,
+                   4: 128 * self.width}
+        check_int(self.block_size, "block_size", min=1, max=min(outputs[b] for b in self.blocks), none_ok=True)
         check_int(self.k, "k", min=1, max=self.size, none_ok=True)
         check_int(self.relu_k, "relu_k", min=1, max=self.size, none_ok=True)
         check_choice(self.dtype, "dtype", ("float64", "float32"))
@@ -414,26 +417,17 @@ def _measure_figures(result: _train.TrainResult, s: DeepPreset, anchor_img: dict
 
 def _measure_controls(result: _train.TrainResult, s: DeepPreset, x_test: torch.Tensor,
                       lines: list[tuple[str, tuple[int, int], tuple[int, int]]], device: torch.device) -> dict:
-    """Per control line and block: the contrast at initialisation and after training, the distances of the final and
-    the initial peak from the final class transition, the correlations of the trained and of the initial log volume
-    element with the trained network's log entropy along the line, and the number of class changes after
-    training."""
+    """Per control line and block: :func:`~paperlib.experiments.core.line_statistics` of the network at
+    initialisation against the trained one (transitions and entropy of the trained network)."""
     m0, m1 = result.model(result.epochs[0]), result.model(result.epochs[-1])
     rows = []
     for kind, pair, (i, j) in lines:
         ln = _slices.line(x_test[i].double(), x_test[j].double(), s.line_steps)
         r0, r1 = _line_record(m0, ln, s.blocks, s, device), _line_record(m1, ln, s.blocks, s, device)
-        changes = int((r1["predicted"][1:] != r1["predicted"][:-1]).sum())
-        log_h = torch.log10(r1["entropy"])
         for bi, block in enumerate(s.blocks):
             rows.append({"kind": kind, "pair": list(pair), "anchors": [i, j], "block": block,
-                         "contrast_init": line_contrast(r0["log_volume"][bi], r0["end"][bi]),
-                         "contrast_final": line_contrast(r1["log_volume"][bi], r1["end"][bi]),
-                         "distance_final": peak_boundary_distance(ln.t, r1["log_volume"][bi], r1["predicted"]),
-                         "distance_init": peak_boundary_distance(ln.t, r0["log_volume"][bi], r1["predicted"]),
-                         "entropy_corr_final": pearson(r1["log_volume"][bi], log_h),
-                         "entropy_corr_init": pearson(r0["log_volume"][bi], log_h),
-                         "changes": changes})
+                         **line_statistics(ln.t, r0["log_volume"][bi], r0["end"][bi], r1["log_volume"][bi],
+                                           r1["end"][bi], r1["predicted"], r1["entropy"])})
     return {"rows": rows}
 
 

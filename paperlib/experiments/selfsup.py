@@ -19,8 +19,7 @@ from .. import ssl as _ssl
 from .. import train as _train
 from .._checks import check_choice, check_int, check_number
 from ..models import ResNet
-from .core import (LineGeometry, PlaneGeometry, cached, class_entropy, line_contrast, mean_sd, pearson,
-                   peak_boundary_distance, resolve)
+from .core import LineGeometry, PlaneGeometry, cached, class_entropy, line_statistics, mean_sd, pearson, resolve
 from .resnet import DeepPreset, run_networks
 
 __all__ = ["SSLPreset", "SSL_PRESETS", "SSLExperiment", "self_supervised"]
@@ -165,6 +164,14 @@ class SSLExperiment:
         probes = self.probes[network]
         return probes[max(probes) if epoch is None else epoch].test_accuracy
 
+    def plane_correlation(self, method: str, epoch: int) -> float:
+        r"""Pearson correlation over ``method``'s plane at ``epoch`` between :math:`\log_{10}\sqrt{\det g}` and
+        :math:`\log_{10}` of the probe's entropy."""
+        if method not in self.planes:
+            raise ValueError(f"method must be one of {list(self.planes)}; got {method!r}")
+        at = self.planes[method].at(epoch)
+        return pearson(at["log_volume"].flatten(), torch.log10(at["entropy"]).flatten())
+
     def control_mean(self, kind: str, network: str, key: str) -> float:
         """Mean of the control statistic ``key`` over the lines of ``kind`` (``"cross"``/``"same"``) of
         ``network`` (NaN values left out)."""
@@ -241,14 +248,9 @@ def _measure(result: _train.TrainResult, s: SSLPreset, d: dict, anchor_img: dict
         ln = _slices.line(d["x_test"][i].double(), d["x_test"][j].double(), s.line_steps)
         pts = torch.cat([ln.points, ln.anchors[1:]])
         (lv0, _, _), (lv1, pred, ent) = (_record(models[e], probes[last], pts, s, device) for e in (first, last))
-        pred, log_h = pred[:-1], torch.log10(ent[:-1])
         rows.append({"kind": kind, "pair": list(pair), "anchors": [i, j],
-                     "contrast_init": line_contrast(lv0[:-1], torch.stack([lv0[0], lv0[-1]])),
-                     "contrast_final": line_contrast(lv1[:-1], torch.stack([lv1[0], lv1[-1]])),
-                     "distance_final": peak_boundary_distance(ln.t, lv1[:-1], pred),
-                     "distance_init": peak_boundary_distance(ln.t, lv0[:-1], pred),
-                     "entropy_corr_final": pearson(lv1[:-1], log_h), "entropy_corr_init": pearson(lv0[:-1], log_h),
-                     "changes": int((pred[1:] != pred[:-1]).sum())})
+                     **line_statistics(ln.t, lv0[:-1], torch.stack([lv0[0], lv0[-1]]), lv1[:-1],
+                                       torch.stack([lv1[0], lv1[-1]]), pred[:-1], ent[:-1])})
     out["rows"] = rows
     return out
 
