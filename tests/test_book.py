@@ -1,8 +1,7 @@
 """Build the book with warnings as errors and check that every _toc.yml entry became an HTML page."""
 
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import pytest
@@ -47,18 +46,22 @@ def test_every_code_cell_has_committed_output():
 
 
 @pytest.mark.book
-def test_book_builds_without_warnings(tmp_path):
-    exe = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run(
-        [str(exe), "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+def test_book_builds_without_warnings(book_build):
+    """The shared build (tests/conftest.py) passed -W, made a page per _toc.yml entry and ships MathJax itself."""
+    proc, html = book_build.proc, book_build.html
+    print(f"book build: {book_build.seconds:.0f} s")
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    html = tmp_path / "_build" / "html"
+    pages_with_math = 0
     for entry in _toc_files():
         page = html / f"{entry}.html"
         assert page.is_file(), f"no page for {entry}"
-        assert "Traceback" not in page.read_text()
+        text = page.read_text()
+        assert "Traceback" not in text
+        # MathJax from the build's own _static folder (see _config.yml), never from a CDN
+        scripts = re.findall(r'<script[^>]* src="([^"?]*mathjax[^"?]*)', text)
+        assert scripts in ([], ["../" * entry.count("/") + "_static/mathjax/es5/tex-mml-chtml.js"]), scripts
+        pages_with_math += bool(scripts)
+    assert pages_with_math, "no page loads MathJax"
     assert (html / "index.html").is_file()
+    assert (html / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
+    assert (html / "_static" / "mathjax" / "es5" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
