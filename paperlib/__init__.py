@@ -15,12 +15,13 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
 - :mod:`paperlib.cache`       -- the one on-disk cache (atomic, checksummed, keyed by the full configuration);
 - :mod:`paperlib.slices`      -- lines and planes through anchor inputs, ternary coordinates;
 - :mod:`paperlib.ssl`         -- Barlow Twins and SimCLR losses, projectors, two-view augmentation, linear probe;
+- :mod:`paperlib.gih`         -- the average geometry of random networks, its evolution at initialisation, alignment;
 - :mod:`paperlib.plot`        -- the book's figures (imported on first use: it loads matplotlib).
 """
 
 import importlib
 
-from . import activations, cache, data, experiments, geometry, infinite, models, shallow, slices, ssl, train
+from . import activations, cache, data, experiments, geometry, gih, infinite, models, shallow, slices, ssl, train
 
 #: Imported on first use: ``plot`` loads matplotlib (slow, and it picks a backend), ``symbolic`` loads sympy; so
 #: ``import paperlib`` needs only torch, numpy and scipy (e.g. on a GPU machine without the book's extras).
@@ -32,6 +33,7 @@ __all__ = [
     "data",
     "experiments",
     "geometry",
+    "gih",
     "infinite",
     "models",
     "plot",

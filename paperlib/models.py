@@ -39,7 +39,7 @@ from torch import nn
 from . import activations as _act
 from ._checks import check_choice, check_int, check_ints
 
-__all__ = ["MLP", "FeatureMap", "INITS"]
+__all__ = ["MLP", "FeatureMap", "INITS", "LeNet"]
 
 Init = Literal["paper", "pytorch"]
 INITS = ("paper", "pytorch")
@@ -322,3 +322,34 @@ class ResNetFeatures(nn.Module):
 
     def extra_repr(self) -> str:
         return f"block={self.block}, size={self.size}"
+
+
+class LeNet(nn.Module):
+    r"""LeNet-5 as the geometric-inductive-bias paper uses it: ``conv(c_in -> 6, 5x5)``, :math:`\phi`, 2 x 2 average
+    pool, ``conv(6 -> 16, 5x5)``, :math:`\phi`, 2 x 2 average pool, then fully connected ``16 * 5 * 5 -> 120 -> 84 ->
+    num_classes`` with :math:`\phi` between (PyTorch's default initialisation everywhere).
+
+    Args:
+        in_channels: image channels; num_classes: logits; activation: a name of :mod:`paperlib.activations`.
+
+    ``forward(x)``: ``(B, in_channels, 32, 32) -> (B, num_classes)``.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, activation: str = "gelu"):
+        super().__init__()
+        self.activation = _act.check_name(activation)
+        c_in = check_int(in_channels, "in_channels", min=1)
+        self.features = nn.Sequential(nn.Conv2d(c_in, 6, 5), Activation(activation), nn.AvgPool2d(2),
+                                      nn.Conv2d(6, 16, 5), Activation(activation), nn.AvgPool2d(2), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(16 * 5 * 5, 120), Activation(activation), nn.Linear(120, 84),
+                                        Activation(activation),
+                                        nn.Linear(84, check_int(num_classes, "num_classes", min=1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[2:]) != (32, 32):
+            raise ValueError(f"x must have shape (B, C, 32, 32); got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        return self.classifier(self.features(x))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"

@@ -7,14 +7,16 @@ r"""The book's figures: chapter-free building blocks and one module per chapter.
 - :mod:`paperlib.plot.toy` -- chapter 5: Fig. 1 snapshots, per-layer maps, magnification curves;
 - :mod:`paperlib.plot.digits` -- chapter 6 (MNIST): Fig. 2 lines and planes through digits;
 - :mod:`paperlib.plot.resnet` -- chapter 7 (a ResNet): Fig. 4 per block, contrast against depth;
-- :mod:`paperlib.plot.selfsup` -- chapter 8 (self-supervised backbones): methods side by side, probe accuracy.
+- :mod:`paperlib.plot.selfsup` -- chapter 8 (self-supervised backbones): methods side by side, probe accuracy;
+- :mod:`paperlib.plot.invariance` -- chapter 9 (the geometric invariance hypothesis): spectra and eigen-images of
+  the average geometry, alignments, circles, eigen-index sweep.
 
 Nothing here computes geometry: every function takes precomputed arrays (``torch.Tensor`` or numpy) or the result
 objects of :mod:`paperlib.experiments`, an optional matplotlib ``Axes``, and returns the ``Axes`` or the
 ``Figure``. Every public name of the modules is available here, e.g. ``paperlib.plot.log_volume_map``.
 """
 
-from . import core, digits, resnet, selfsup, shallow, toy
+from . import core, digits, invariance, resnet, selfsup, shallow, toy
 from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_all
 from .digits import *  # noqa: F401,F403
