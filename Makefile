@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_volume.py
 	$(BIN)/python benchmarks/bench_ricci.py
 	$(BIN)/python benchmarks/bench_jacobian.py
+	$(BIN)/python benchmarks/bench_gih.py
 
 clean:
 	rm -rf _build .pytest_cache _mathjax
