@@ -13,27 +13,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
 
-#: file name -> (notebook, cell id, index of the image among the cell's image outputs)
+#: file name -> (notebook, a line of the cell's source that draws it, index of the image among the cell's images)
 FIGURES = {
-    "figD1_curvature.png": ("book/04_curvature.ipynb", "22fb941f", 0),
-    "fig1_sinusoid.png": ("book/05_toy_networks.ipynb", "b6ef256e", 0),
-    "fig2_mnist_line.png": ("book/06_mnist.ipynb", "d2befe7f", 0),
-    "fig2_mnist_plane.png": ("book/06_mnist.ipynb", "3cecba42", 0),
-    "fig3_resnet_plane.png": ("book/07_deep_networks.ipynb", "c21", 0),
-    "fig4_resnet_blocks.png": ("book/07_deep_networks.ipynb", "c28", 0),
-    "fig5_ssl_lines.png": ("book/08_self_supervised.ipynb", "c15", 1),
-    "fig6_barlow_plane.png": ("book/08_self_supervised.ipynb", "c23", 0),
-    "gih_eigenvectors.png": ("book/09_geometric_invariance.ipynb", "c13", 0),
-    "gih_circles.png": ("book/09_geometric_invariance.ipynb", "c19", 0),
-    "gih_sweep.png": ("book/09_geometric_invariance.ipynb", "c24", 0),
+    "figD1_curvature.png": ("book/04_curvature.ipynb", "rows = [(f\"bias {bias:g}\", grid_d1.image(lv)", 0),
+    "fig1_sinusoid.png": ("book/05_toy_networks.ipynb", "fig = plot.snapshot_figure([run.snapshots[e] for e in", 0),
+    "fig2_mnist_line.png": ("book/06_mnist.ipynb", "fig = plot.line_figure(main, mn.figure_epochs)", 0),
+    "fig2_mnist_plane.png": ("book/06_mnist.ipynb", "fig = plot.plane_figure(mn.plane)", 0),
+    "fig3_resnet_plane.png": ("book/07_deep_networks.ipynb", "fig = plot.plane_figure(ex.plane)", 0),
+    "fig4_resnet_blocks.png": ("book/07_deep_networks.ipynb", "fig = plot.blocks_figure(ex.blocks)", 0),
+    "fig5_ssl_lines.png": ("book/08_self_supervised.ipynb", "fig = plot.methods_line_figure(ex.lines, epoch)", 1),
+    "fig6_barlow_plane.png": ("book/08_self_supervised.ipynb", "for method, plane in ex.planes.items():", 0),
+    "gih_eigenvectors.png": ("book/09_geometric_invariance.ipynb", "fig = plot.invariance.eigen_figure(", 0),
+    "gih_circles.png": ("book/09_geometric_invariance.ipynb", "fig = plot.invariance.circles_figure(ex)", 0),
+    "gih_sweep.png": ("book/09_geometric_invariance.ipynb", "plot.invariance.sweep_plot(ex.sweep", 0),
 }
 
 
-def image(notebook: str, cell_id: str, index: int) -> bytes:
-    """The PNG bytes of the ``index``-th image output of cell ``cell_id`` of ``notebook``."""
+def image(notebook: str, snippet: str, index: int) -> bytes:
+    """The PNG bytes of the ``index``-th image output of the one code cell of ``notebook`` containing ``snippet``."""
     cells = json.loads((ROOT / notebook).read_text())["cells"]
-    cell = next(c for c in cells if c.get("id") == cell_id)
-    pngs = [o["data"]["image/png"] for o in cell["outputs"] if "image/png" in o.get("data", {})]
+    found = [c for c in cells if c["cell_type"] == "code" and snippet in "".join(c["source"])]
+    if len(found) != 1:
+        raise ValueError(f"{notebook}: {len(found)} code cells contain {snippet!r}; expected one")
+    pngs = [o["data"]["image/png"] for o in found[0]["outputs"] if "image/png" in o.get("data", {})]
     return base64.b64decode(pngs[index])
 
 

@@ -13,6 +13,7 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
 - :mod:`paperlib.models`, :mod:`paperlib.data`, :mod:`paperlib.train`, :mod:`paperlib.experiments` -- networks,
   data sets, cached seeded training of any model and the experiments behind the book's figures;
 - :mod:`paperlib.cache`       -- the one on-disk cache (atomic, checksummed, keyed by the full configuration);
+- :mod:`paperlib.distributed` -- work shared among the processes of ``torchrun`` (points, networks, training);
 - :mod:`paperlib.slices`      -- lines and planes through anchor inputs, ternary coordinates;
 - :mod:`paperlib.ssl`         -- Barlow Twins and SimCLR losses, projectors, two-view augmentation, linear probe;
 - :mod:`paperlib.gih`         -- the average geometry of random networks, its evolution at initialisation, alignment;
@@ -21,7 +22,7 @@ A feature map ``f: (B, *in_shape) -> (B, n)`` pulls the flat metric of feature s
 
 import importlib
 
-from . import activations, cache, data, experiments, geometry, gih, infinite, models, shallow, slices, ssl, train
+from . import activations, cache, data, distributed, experiments, geometry, gih, infinite, models, shallow, slices, ssl, train
 
 #: Imported on first use: ``plot`` loads matplotlib (slow, and it picks a backend), ``symbolic`` loads sympy; so
 #: ``import paperlib`` needs only torch, numpy and scipy (e.g. on a GPU machine without the book's extras).
@@ -31,6 +32,7 @@ __all__ = [
     "activations",
     "cache",
     "data",
+    "distributed",
     "experiments",
     "geometry",
     "gih",

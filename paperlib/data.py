@@ -562,8 +562,8 @@ def fetch_cifar10(
         progress: show pooch's download progress bar.
 
     Raises:
-        ValueError: on a checksum mismatch (naming the URL and both hashes); DataUnavailableError: when the archive
-        cannot be reached (naming the folder to place a copy in).
+        ValueError: on a checksum mismatch (naming the URL and both hashes).
+        DataUnavailableError: when the archive cannot be reached (naming the folder to place a copy in).
     """
     import logging
     import tarfile
@@ -632,8 +632,8 @@ def cifar10(
     see :func:`cifar10_augmentation`.
 
     Raises:
-        DataUnavailableError: the data are neither on disk nor downloadable (naming the folder and the command that
-        fetches them).
+        DataUnavailableError: the data are neither on disk nor downloadable (naming the folder and the command
+            that fetches them).
     """
     import pickle
 

@@ -33,6 +33,10 @@ Volume elements and spectra come from the singular values of ``J``; in float64 w
 eigenvalues of the ``d x d`` metric wherever that loses no digits, and from a QR + SVD of ``J`` elsewhere (see
 :func:`spectrum`).
 
+Under ``torchrun`` (:mod:`paperlib.distributed`) :func:`jacobian`, :func:`metric`, :func:`spectrum` and
+:func:`log_volume_element` split the points: each rank measures its contiguous shard of ``x`` and the results are
+gathered in order, so every rank returns the result for all points (``distributed=``; see :func:`jacobian`).
+
 All logarithms are base 10 unless ``base=`` says otherwise.
 """
 
@@ -50,6 +54,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacfwd, jacrev, jvp, vjp, vmap
 
+from . import distributed as _dist
 from ._checks import check_base, check_bool, check_choice, check_int
 from ._linalg import RankDeficiencyWarning, apply_policy, check_chunk_size, check_policy, check_rtol, chunk_slices
 from ._linalg import degenerate_points, gauss_parts, gauss_scalar, log_volume, prepare_input, safe_inverse
@@ -438,6 +443,21 @@ def _chunks(name: str, b: _Bound) -> torch.Tensor:
     return out[:batch]
 
 
+def _sharded(public: Callable, f: FeatureMap, x: torch.Tensor, distributed: bool | None, **kwargs):
+    """``public(f, x, **kwargs)`` computed in shards across the ranks of ``torch.distributed`` and gathered in order
+    on every rank (each rank calls ``public`` on its contiguous shard of the points with ``distributed=False``), or
+    ``None`` where the points are not split: ``distributed`` resolves to false (:func:`paperlib.distributed.use`),
+    ``x`` is not a batch tensor (the single-process path reports it), or there are fewer points than ranks (every
+    rank then measures them all)."""
+    if not _dist.use(distributed) or not isinstance(x, torch.Tensor) or x.ndim == 0:
+        return None
+    n = x.shape[0]
+    _dist.agree(n, what="the numbers of points")
+    if n < _dist.world_size():
+        return None
+    return _dist.shard_map(lambda part: public(f, x[part], distributed=False, **kwargs), n)
+
+
 def jacobian(
     f: FeatureMap,
     x: torch.Tensor,
@@ -449,6 +469,7 @@ def jacobian(
     compile: bool = False,
     train_mode: TrainMode = "raise",
     strategy: str = "auto",
+    distributed: bool | None = None,
 ) -> torch.Tensor:
     r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
 
@@ -484,15 +505,27 @@ def jacobian(
             kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
             convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
             Forward mode and ``compile=True`` use ``vmap``.
+        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
+            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
+            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
+            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
+            its own). ``None`` (default): split when a process group with more than one rank is initialised;
+            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
+            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
+            passes ``False``); fewer points than ranks are not split.
 
     Returns:
         ``(B, n, d)`` tensor.
     """
+    sharded = _sharded(jacobian, f, x, distributed, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
+                       compile=compile, train_mode=train_mode, strategy=strategy)
+    if sharded is not None:
+        return sharded
     return _chunked("jacobian", _bind(f, x, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
                                       compile=compile, train_mode=train_mode, strategy=strategy))
 
 
-def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
+def metric(f: FeatureMap, x: torch.Tensor, *, distributed: bool | None = None, **kwargs) -> torch.Tensor:
     r"""Pullback metric :math:`g = J^\top J`, :math:`g_{\mu\nu} = \sum_i \partial_\mu f_i\,\partial_\nu f_i`.
 
     Contracted chunk by chunk from the directional derivatives, so the full ``(B, n, d)`` Jacobian is never
@@ -501,10 +534,14 @@ def metric(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     Args:
         f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
             ``compile``, ``train_mode``) as there.
+        distributed: split the points across ranks, as in :func:`jacobian`.
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
     """
+    sharded = _sharded(metric, f, x, distributed, **kwargs)
+    if sharded is not None:
+        return sharded
     return _chunked("metric", _bind(f, x, **kwargs))
 
 #: the metric's eigenvalues are used directly where :math:`\lambda_{min} \ge` this times :math:`\lambda_{max}`
@@ -525,7 +562,7 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(J)
 
 
-def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
+def spectrum(f: FeatureMap, x: torch.Tensor, *, distributed: bool | None = None, **kwargs) -> torch.Tensor:
     r"""Square roots of the eigenvalues of :math:`g`, i.e. the singular values :math:`s_i` of :math:`J`.
 
     :math:`\lambda_i(g) = s_i(J)^2`. In float64 with ``d <= n`` the metric is formed first (:func:`metric`,
@@ -541,10 +578,14 @@ def spectrum(f: FeatureMap, x: torch.Tensor, **kwargs) -> torch.Tensor:
     Args:
         f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
             ``compile``, ``train_mode``) as there.
+        distributed: split the points across ranks, as in :func:`jacobian`.
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
     """
+    sharded = _sharded(spectrum, f, x, distributed, **kwargs)
+    if sharded is not None:
+        return sharded
     return _spectrum(_bind(f, x, **kwargs))
 
 
@@ -602,6 +643,7 @@ def log_volume_element(
     *,
     k: int | None = None,
     base: float = 10,
+    distributed: bool | None = None,
     **kwargs,
 ) -> torch.Tensor:
     r"""Log volume element :math:`\log_b \sqrt{\det g(x)}`, or the top-``k`` pseudo-determinant.
@@ -621,6 +663,8 @@ def log_volume_element(
             behind a 32-channel bottleneck) also gives ``-inf``, with a :class:`RankDeficiencyWarning` that
             names the rank found.
         base: logarithm base (default 10).
+        distributed: split the points across ranks, as in :func:`jacobian` (a :class:`RankDeficiencyWarning` is
+            then issued by the ranks whose shard has such points).
 
     With ``dtype=torch.float32`` (half the memory and time, e.g. for ResNet-34 on a GPU) the Jacobian is computed
     in float32 with TF32 off (:func:`full_fp32`), its singular values are taken in float64 and their logarithms
@@ -631,6 +675,9 @@ def log_volume_element(
     """
     k = check_int(k, "k", min=1, none_ok=True)
     base = check_base(base)
+    sharded = _sharded(log_volume_element, f, x, distributed, k=k, base=base, **kwargs)
+    if sharded is not None:
+        return sharded
     b = _bind(f, x, **kwargs)
     if k is not None and k > min(b.n, b.d):
         raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{min(b.n, b.d)}; got {k!r}")

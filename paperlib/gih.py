@@ -45,6 +45,11 @@ Also here: the evolution at initialisation :math:`\Delta^0 = \tfrac{d}{dt} G^t|_
 squared error (:func:`evolution_at_init`), the alignment :math:`\rho(A, B) = \operatorname{tr}(AB) /
 \sqrt{\operatorname{tr}A^2 \operatorname{tr}B^2}`, the participation ratio, eigen-images and their centred power
 spectra, and the architectures of the paper (:func:`network`).
+
+Under ``torchrun`` (:mod:`paperlib.distributed`) :func:`average_geometry` and :func:`evolution_at_init` split the
+networks: rank ``r`` draws the networks of its contiguous shard of ``k = 0 .. N - 1`` (the same seeds, so the same
+networks as one process), and the sums of the estimate are added over the ranks, so every rank returns the
+estimate of all ``N`` networks (equal to the single-process one up to the order of summation).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from . import distributed as _dist
 from . import models as _models
 from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
 
@@ -255,7 +261,7 @@ class AverageGeometry:
 
     @property
     def standard_error(self) -> float:
-        r"""Standard error of :math:`\hat G` in Frobenius norm, :math:`\sqrt{\sum_{ij}\widehat{\mathrm{Var}}
+        r"""The standard error of :math:`\hat G` in Frobenius norm, :math:`\sqrt{\sum_{ij}\widehat{\mathrm{Var}}
         \hat G_{ij}}` (``inf`` for one network)."""
         if self.networks < 2:
             return math.inf
@@ -280,8 +286,9 @@ class AverageGeometry:
 
     @property
     def isotropy_ratio(self) -> float:
-        r""":math:`\|\hat G - \bar\lambda I\|_F / \mathrm{SE}` with :math:`\bar\lambda = \operatorname{tr}\hat G / D`:
-        about 1 or below when :math:`G \propto I` (the deviation is then Monte-Carlo noise), large otherwise."""
+        r"""The ratio :math:`\|\hat G - \bar\lambda I\|_F / \mathrm{SE}` with :math:`\bar\lambda = \operatorname{tr}
+        \hat G / D`, about 1 or below when :math:`G \propto I` (the deviation is then Monte-Carlo noise), large
+        otherwise."""
         d = self.G.shape[0]
         iso = torch.eye(d, dtype=self.G.dtype, device=self.G.device) * (torch.trace(self.G) / d)
         return float(torch.linalg.matrix_norm(self.G - iso)) / self.standard_error
@@ -382,6 +389,7 @@ def average_geometry(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    distributed: bool | None = None,
     **network_kwargs,
 ) -> AverageGeometry:
     r"""Estimate :math:`G = \mathbb{E}_\theta \mathbb{E}_x[\nabla_x s \nabla_x s^\top]` over ``networks`` freshly
@@ -399,7 +407,16 @@ def average_geometry(
         chunk: networks evaluated together (default: about 2**22 gradient numbers).
         dtype: precision of the networks (float32 default; sums are kept in float64); device: ``"cpu"``,
             ``"cuda"`` or ``"auto"``.
-        progress: a progress bar over networks (``None``: automatic, as in :mod:`paperlib.train`).
+        progress: a progress bar over networks (``None``: automatic, as in :mod:`paperlib.train`); with
+            distributed work, on rank 0 only, over its own networks.
+        distributed: split the networks across the ranks of ``torch.distributed`` (started by ``torchrun``):
+            each rank draws and differentiates its contiguous shard of the ``N`` networks (the same seeds), then
+            the sums :math:`\sum_k A_k`, :math:`\sum_k \|A_k\|_F^2` and the count are added over the ranks, so
+            every rank returns the full estimate. ``route="auto"`` is timed on rank 0 (on its first networks)
+            and its choice sent to every rank: the two routes draw different networks, so all ranks use the
+            same one. ``None`` (default): split when a process group with more than one rank is initialised;
+            ``False``: this process computes all networks itself; ``True``: split (``RuntimeError`` without a
+            process group). ``seconds`` is this rank's wall time.
 
     Returns:
         :class:`AverageGeometry` with ``G: (D, D)`` float64, ``D = prod(in_shape)``.
@@ -414,6 +431,7 @@ def average_geometry(
     check_choice(route, "route", ROUTES)
     check_int(seed, "seed", min=0)
     dev = resolve_device(device)
+    split = _dist.use(distributed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         template = factory().eval()
@@ -427,20 +445,42 @@ def average_geometry(
 
     start, sums = time.perf_counter(), _Sums(math.prod(shape), dev)
     seeds = [seed * _SEED_STRIDE + k for k in range(n)]
+    if split:  # this rank's networks; the same seeds as one process
+        _dist.agree(n, inputs, seed, step, what="networks, inputs, seed and chunk")
+        seeds = seeds[_dist.shard(n)]
     done = 0
     if route == "auto":
-        pilot = seeds[: min(n, 16, step)]
-        route, rows = _pick_route((repr(template), inputs, output, str(dtype), dev.type), run, pilot)
+        pilot = seeds[: min(len(seeds), 16, step)]
+        key = (repr(template), inputs, output, str(dtype), dev.type)
+        if not split:
+            route, rows = _pick_route(key, run, pilot)
+        else:  # rank 0 times the routes on its first networks and every rank takes its choice
+            route, rows = _dist.all_succeed(lambda: _pick_route(key, run, pilot) if _dist.rank() == 0 else
+                                            (None, None))
+            route = _dist.broadcast_object(route)
         if rows is not None:
             sums.add(rows)
             done = len(pilot)
-    bar = progress_bar(n, "average geometry", progress_enabled(progress), initial=done, unit="network")
-    for i in range(done, n, step):
-        sums.add(run(route, seeds[i: i + step]))
+
+    def accumulate() -> None:
+        bar = progress_bar(len(seeds), "average geometry", progress_enabled(progress) and _dist.rank() == 0,
+                           initial=done, unit="network")
+        for i in range(done, len(seeds), step):
+            sums.add(run(route, seeds[i: i + step]))
+            if bar is not None:
+                bar.update(min(step, len(seeds) - i))
         if bar is not None:
-            bar.update(min(step, n - i))
-    if bar is not None:
-        bar.close()
+            bar.close()
+
+    if not split:
+        accumulate()
+    else:  # sum_k A_k, sum_k ||A_k||^2 and the count over all ranks
+        _dist.all_succeed(accumulate)
+        total = _dist.all_reduce_sum(sums.total)
+        rest = _dist.all_reduce_sum(torch.tensor([sums.sq, sums.n], dtype=torch.float64, device=dev))
+        sums.total, sums.sq, sums.n = total, float(rest[0]), int(rest[1])
+        if sums.n != n:
+            raise RuntimeError(f"paperlib.gih: the ranks measured {sums.n} networks in all, not {n}")
     return AverageGeometry(sums.total / n, n, inputs, sigma_x, output, route, shape, sums.sq,
                            time.perf_counter() - start)
 
@@ -534,7 +574,7 @@ class Evolution:
 
     @property
     def standard_error(self) -> float:
-        """Standard error of :attr:`delta` in Frobenius norm (as :attr:`AverageGeometry.standard_error`)."""
+        """The standard error of ``delta`` in Frobenius norm (as :attr:`AverageGeometry.standard_error`)."""
         n = self.networks
         if n < 2:
             return math.inf
@@ -602,6 +642,7 @@ def evolution_at_init(
     chunk: int = 16,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    distributed: bool | None = None,
     **network_kwargs,
 ) -> Evolution:
     r"""Estimate :math:`\Delta^0 = \mathbb{E}_\theta\,\mathbb{E}_{x'}[\dot g\, g^\top + g\,\dot g^\top]` at
@@ -624,6 +665,10 @@ def evolution_at_init(
         x: data ``(n, *in_shape)``; y: targets ``(n,)`` (e.g. +-1).
         inputs, sigma_x: the points where :math:`G` and :math:`\Delta^0` are evaluated.
         chunk: networks differentiated together.
+        distributed: split the networks (pairs) across the ranks of ``torch.distributed``, as in
+            :func:`average_geometry`: each rank draws its contiguous shard of the seeds, and
+            :math:`\hat\Delta^0`, :math:`G^0` and the sum of squares are added over the ranks (every rank
+            returns the full estimate).
 
     Returns:
         :class:`Evolution` with :math:`\Delta^0`, :math:`G^0` and :math:`S = \sum_i x_i x_i^\top` (``(D, D)``).
@@ -648,17 +693,33 @@ def evolution_at_init(
     readout = _readout(template)
     X, Y = x.to(dev, dtype), y.to(dev, dtype)
     delta, G, sq = torch.zeros(d, d, dtype=torch.float64, device=dev), torch.zeros(d, d, dtype=torch.float64, device=dev), 0.0
-    for i in range(0, n, step):
-        seeds = [seed * _SEED_STRIDE + k for k in range(i, min(n, i + step))]
-        params = _with_twins(stacked_parameters(template, seeds, dtype=dtype, device=dev), readout)
-        xs = torch.stack([torch.randn(inputs, *shape, generator=torch.Generator().manual_seed(s + _SEED_STRIDE // 2),
-                                      dtype=dtype) for s in seeds]).to(dev) * sigma_x
-        g, u = (torch.cat(t.double().chunk(2), dim=1) for t in fn(params, torch.cat([xs, xs]), X, Y))  # (m, 2B, D)
-        rows = 2 * inputs  # a pair (network, twin) is one sample of the estimate
-        a = u.flatten(0, 1).T @ g.flatten(0, 1) / rows  # sum over pairs of sum_r u_r g_r^T / (2B)
-        delta += a + a.T
-        G += g.flatten(0, 1).T @ g.flatten(0, 1) / rows
-        # ||A + A^T||^2 = 2 ||A||^2 + 2 tr(A A) per network, A = U^T Gr / B, from B x B Gram matrices
-        uu, gg, ug = u @ u.transpose(1, 2), g @ g.transpose(1, 2), u @ g.transpose(1, 2)
-        sq += float(2 * (uu * gg).sum() + 2 * (ug * ug.transpose(1, 2)).sum()) / rows ** 2
+    split = _dist.use(distributed)
+    if split:
+        _dist.agree(n, seed, step, inputs, what="networks, seed, chunk and inputs")
+    mine = _dist.shard(n) if split else slice(0, n)  # this rank's networks (pairs)
+
+    def accumulate() -> None:
+        nonlocal delta, G, sq
+        for i in range(mine.start, mine.stop, step):
+            seeds = [seed * _SEED_STRIDE + k for k in range(i, min(mine.stop, i + step))]
+            params = _with_twins(stacked_parameters(template, seeds, dtype=dtype, device=dev), readout)
+            xs = torch.stack([torch.randn(inputs, *shape, dtype=dtype,
+                                          generator=torch.Generator().manual_seed(s + _SEED_STRIDE // 2))
+                              for s in seeds]).to(dev) * sigma_x
+            # (m, 2B, D)
+            g, u = (torch.cat(t.double().chunk(2), dim=1) for t in fn(params, torch.cat([xs, xs]), X, Y))
+            rows = 2 * inputs  # a pair (network, twin) is one sample of the estimate
+            a = u.flatten(0, 1).T @ g.flatten(0, 1) / rows  # sum over pairs of sum_r u_r g_r^T / (2B)
+            delta += a + a.T
+            G += g.flatten(0, 1).T @ g.flatten(0, 1) / rows
+            # ||A + A^T||^2 = 2 ||A||^2 + 2 tr(A A) per network, A = U^T Gr / B, from B x B Gram matrices
+            uu, gg, ug = u @ u.transpose(1, 2), g @ g.transpose(1, 2), u @ g.transpose(1, 2)
+            sq += float(2 * (uu * gg).sum() + 2 * (ug * ug.transpose(1, 2)).sum()) / rows ** 2
+
+    if not split:
+        accumulate()
+    else:  # Delta, G and the sum of squares over all ranks
+        _dist.all_succeed(accumulate)
+        delta, G = _dist.all_reduce_sum(delta), _dist.all_reduce_sum(G)
+        sq = float(_dist.all_reduce_sum(torch.tensor([sq], dtype=torch.float64, device=dev))[0])
     return Evolution(delta / n, G / n, second_moment(x), n, sq)

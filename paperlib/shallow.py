@@ -320,9 +320,9 @@ def log_volume_element(
     pass ``k`` for a pseudo-determinant.
 
     Args:
-        W: ``(n, d)``; b: ``(n,)``; x: ``(B, d)``; activation: a name; k: ``None`` or ``1..min(n, d)``;
-        base: logarithm base; chunk_size: points per batched factorisation (default about
-        :math:`2^{22}/(nd)`).
+        W: ``(n, d)``; b: ``(n,)``; x: ``(B, d)``; activation: a name; k: ``None`` or ``1..min(n, d)``.
+        base: logarithm base.
+        chunk_size: points per batched factorisation (default about :math:`2^{22}/(nd)`).
 
     Returns:
         ``(B,)`` tensor.

@@ -141,7 +141,7 @@ class Plane:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(steps, steps)``: the image shape (rows: ``b``, columns: ``a``)."""
+        """The image shape ``(steps, steps)``, rows along ``b`` and columns along ``a``."""
         return (self.steps, self.steps)
 
     @property

@@ -79,9 +79,9 @@ __all__ = [
 
 #: :math:`s = |x|^2`, the argument of rotation-invariant metrics.
 s = sp.Symbol("s", nonnegative=True)
-#: Weight scale: :math:`w \sim N(0, \sigma^2 I)`.
+#: The weight scale, :math:`w \sim N(0, \sigma^2 I)`.
 sigma = sp.Symbol("sigma", positive=True)
-#: Bias scale: :math:`b \sim N(0, \zeta^2)` (``.subs(zeta, 0)`` gives the bias-free network).
+#: The bias scale, :math:`b \sim N(0, \zeta^2)` (``.subs(zeta, 0)`` gives the bias-free network).
 zeta = sp.Symbol("zeta", positive=True)
 
 _DIGITS = 50  # significant digits of explicit-activation values at a numeric point

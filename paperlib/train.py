@@ -35,6 +35,19 @@ configuration, a fingerprint of the model's definition (its class, the class's s
 parameters and buffers), of the data (:func:`data_fingerprint`), the loss and evaluation functions (their
 ``description`` attribute, else their qualified names and a digest of their code) and the device type.
 
+Distributed training. Under ``torchrun --nproc_per_node=N`` (after :func:`paperlib.distributed.init_from_env`)
+:func:`train` runs one run across the ``N`` ranks: the model is wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel` and every rank takes its contiguous part of each mini-batch of
+the same seeded order, scaling its loss by its share of the rows, so that the gradient DDP averages is the gradient
+of the loss of the whole mini-batch, as in one process (for a loss that is a mean over the rows of its batch, such
+as :func:`cross_entropy`). The augmentation of an :class:`augmented` loss is drawn for the whole mini-batch on every
+rank before the rows are split, so the augmented images are those of one process too; batch norm is synchronised
+over the ranks (:class:`~torch.nn.SyncBatchNorm`, CUDA only). Rank 0 alone writes the checkpoints and the final
+entry, under the single-process key (the same run), and decides whether there is one to read; every rank returns
+the result.
+Supported: in-memory tensor data, losses that are means over rows (not Barlow Twins or SimCLR, whose losses couple
+the rows of a batch); random layers such as dropout draw different numbers than in one process.
+
 Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects: off when
 ``PAPERLIB_PROGRESS`` is ``0``/``false``/``off``/``no``, on when it is ``1``/``true``/``on``/``yes``, otherwise on only
 when standard error is a terminal (notebook kernels, pytest and nbval are not), so committed notebook outputs never
@@ -60,6 +73,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import cache as _cache
+from . import distributed as _dist
 from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
 
 __all__ = [
@@ -208,8 +222,9 @@ def cross_entropy(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tens
 class augmented:  # noqa: N801 - used like a function: augmented(transform)
     r"""A loss that augments each training batch on its device before ``loss``: ``augmented(transform, loss)(model,
     (x, y, ...)) = loss(model, (transform(x), y, ...))``. ``transform`` maps a batch ``(B, C, H, W)`` to the same
-    shape, drawing its random parameters per sample from torch's RNG (e.g. :func:`paperlib.data.
-    cifar10_augmentation`, kornia), which :func:`train` seeds per epoch, so a run stays reproducible and resumable.
+    shape, drawing its random parameters per sample from torch's RNG (e.g.
+    :func:`paperlib.data.cifar10_augmentation`, kornia), which :func:`train` seeds per epoch, so a run stays
+    reproducible and resumable.
 
     One call per batch, not per image: on a GPU the augmentation runs there, at the cost of a few kernels, and the
     data stay in memory as tensors (no ``DataLoader`` workers). Its ``description`` (the transform's ``repr`` and
@@ -469,6 +484,92 @@ def _evaluate(model: nn.Module, evaluate: Evaluate | None) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+# -- distributed training ------------------------------------------------------------------------------------------
+
+
+def _couples_rows(loss: Loss) -> bool:
+    """Whether ``loss`` is known to couple the rows of its batch (then it is not a mean over rows, and splitting a
+    mini-batch across ranks would change it): the self-supervised :class:`paperlib.ssl.TwoViewLoss`, or a loss
+    with a true ``couples_rows`` attribute, also inside :class:`augmented`."""
+    from .ssl import TwoViewLoss
+
+    while isinstance(loss, augmented):
+        loss = loss.loss
+    return isinstance(loss, TwoViewLoss) or bool(getattr(loss, "couples_rows", False))
+
+
+def _check_distributed(data: object, loss: Loss, config: TrainConfig, dev: torch.device) -> None:
+    """Refuse, before any work, what distributed training does not support (the same on every rank)."""
+    w = _dist.world_size()
+    if not _is_tensor_data(data):
+        raise NotImplementedError(
+            f"distributed training (torchrun, {w} ranks) supports in-memory tensor data (x, y, ...) only: a "
+            f"{type(data).__name__} is not split across ranks. Pass the tensors (augment them with "
+            "paperlib.train.augmented), or train in one process (distributed=False)")
+    if _couples_rows(loss):
+        raise NotImplementedError(
+            f"distributed training splits each mini-batch across the {w} ranks, which needs a loss that is a mean "
+            f"over the rows of its batch; {type(loss).__name__} couples the rows of a batch (Barlow Twins and "
+            "SimCLR compare the samples of a batch with each other), so its value would change. Train in one "
+            "process (distributed=False)")
+    if "nccl" in str(torch.distributed.get_backend()) and dev.type != "cuda":
+        raise ValueError(f"the nccl backend trains on GPUs: pass device='cuda' (or 'auto'), not {str(dev)!r}")
+    n = data[0].shape[0]
+    bs = n if config.batch_size is None else min(config.batch_size, n)
+    smallest = min(bs, n % bs or bs)
+    if smallest < w:
+        raise ValueError(f"distributed training needs at least one row per rank in every mini-batch: with "
+                         f"{n} examples and batch size {bs} a mini-batch has {smallest} rows, fewer than the {w} "
+                         "ranks")
+
+
+def _sync_batch_norm(net: nn.Module, dev: torch.device) -> nn.Module:
+    """``net`` with its batch-norm layers synchronised over the ranks (:class:`~torch.nn.SyncBatchNorm`, the
+    statistics of the whole mini-batch, as in one process; the same parameters and buffers). CUDA only: on the CPU
+    a network with batch norm is refused (each rank would normalise by the statistics of its own rows)."""
+    bn = [name for name, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bn:
+        return net
+    if dev.type != "cuda":
+        raise NotImplementedError(
+            f"distributed training of a network with batch norm ({bn[0] or 'the top level'!r}) needs CUDA: torch's "
+            "SyncBatchNorm, which normalises by the statistics of the whole mini-batch across ranks, runs on GPUs "
+            "only, and per-rank statistics would make another run than one process. Pass device='cuda', or "
+            "train in one process (distributed=False)")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(net)
+
+
+def _rank_part(batch: tuple, transforms: list) -> tuple[tuple, float]:
+    """This rank's contiguous rows of a mini-batch after ``transforms`` (the augmentations of :class:`augmented`,
+    drawn for the whole mini-batch with the epoch's RNG, identical on every rank), and their share of its rows."""
+    if transforms:
+        x = batch[0]
+        for t in transforms:
+            x = t(x)
+        batch = (x, *batch[1:])
+    rows = batch[0].shape[0]
+    part = _dist.shard(rows)
+    return tuple(t[part] for t in batch), (part.stop - part.start) / rows
+
+
+def _load_shared(store: _cache.Cache, key: str, suffix: str, split: bool) -> dict | None:
+    """``store.load("train", key, suffix)``; with distributed training rank 0 reads it first and every rank gets
+    the same answer: the others read the entry too, and where they cannot (a cache folder they do not share)
+    rank 0 sends it."""
+    if not split:
+        return store.load("train", key, suffix)
+    mine = store.load("train", key, suffix) if _dist.rank() == 0 else None
+    if not _dist.broadcast_object(mine is not None):
+        return None
+    if _dist.rank() != 0:
+        mine = store.load("train", key, suffix)
+    lacking = _dist.all_reduce_sum(torch.tensor([int(mine is None)]))
+    if int(lacking[0]):
+        sent = _dist.broadcast_object(mine if _dist.rank() == 0 else None)
+        mine = sent if mine is None else mine
+    return mine
+
+
 def train(
     model: Factory,
     data: object,
@@ -484,6 +585,7 @@ def train(
     checkpoint_seconds: float = 30.0,
     num_threads: int | None = 1,
     device: str | torch.device = "cpu",
+    distributed: bool | None = None,
 ) -> TrainResult:
     r"""Train the model built by ``model()`` (seeded by ``config.seed``) on ``data``, minimising
     ``loss(model, batch)`` by ``config``'s optimiser and schedule; see the module docstring.
@@ -509,6 +611,15 @@ def train(
         checkpoint_seconds: also checkpoint when this many seconds have passed since the last checkpoint.
         num_threads: torch intra-op threads while training (restored afterwards); ``None`` leaves it alone.
         device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``; its type is part of the cache key.
+        distributed: train across the ranks of ``torch.distributed`` (started by ``torchrun``; see the module
+            docstring): ``None`` (default) when a process group with more than one rank is initialised, ``False``
+            never (every rank trains on its own), ``True`` always (``RuntimeError`` without a process group).
+            Every rank must make the same call. The loss then receives the ``DistributedDataParallel`` wrapper
+            (call it; ``model.module`` is the network) and this rank's part of each mini-batch; ``evaluate`` and
+            ``callback`` run on every rank with the network itself. Only in-memory tensor data are supported
+            (``NotImplementedError`` otherwise), every mini-batch must have at least one row per rank, ``nccl``
+            needs ``device="cuda"`` and batch norm needs CUDA (:class:`~torch.nn.SyncBatchNorm`). The cache
+            folder should be one that every rank sees; where it is not, rank 0 sends what it read.
 
     Returns:
         :class:`TrainResult` (``source`` tells whether it was trained, resumed or read from the cache).
@@ -536,17 +647,24 @@ def train(
     loss_fn = loss or cross_entropy
     dev = resolve_device(device)
     show = progress_enabled(progress)
+    split = _dist.use(distributed)
+    writes = not split or _dist.rank() == 0  # whether this process writes checkpoints and the cache entry
+    if split:
+        _check_distributed(data, loss_fn, config, dev)
+        show = show and writes
     store = _cache.Cache.open(cache_dir, enabled=cache)
 
     net = _build(model, config.seed)
     key = run_key(net, data_key if data_key is not None else data_fingerprint(data), config, loss=loss,
                   evaluate=evaluate, device=dev.type)
-    payload = store.load("train", key)
+    payload = _load_shared(store, key, ".pt", split)
     if payload is not None:
         return TrainResult(config, model, payload["snapshots"], payload["history"], key, "cache", 0)
 
     dtype = config.torch_dtype
     net = net.to(dev, dtype)
+    if split:
+        net = _sync_batch_norm(net, dev)
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
@@ -572,7 +690,7 @@ def train(
         for k, v in metrics.items():
             history.setdefault(k, torch.full((config.epochs + 1,), math.nan, dtype=torch.float64))[epoch] = v
 
-    ckpt = store.load("train", key, ".ckpt")
+    ckpt = _load_shared(store, key, ".ckpt", split)
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -585,6 +703,14 @@ def train(
         if 0 in config.snapshots:
             snapshots[0] = _cpu_state(net)
 
+    runner, inner, transforms = net, loss_fn, []  # what the loss calls, the loss, augmentations drawn first
+    if split:
+        runner = nn.parallel.DistributedDataParallel(
+            net, device_ids=[dev.index if dev.index is not None else torch.cuda.current_device()]
+            if dev.type == "cuda" else None)
+        while isinstance(inner, augmented):  # drawn for the whole mini-batch, as in one process
+            transforms.append(inner.transform)
+            inner = inner.loss
     steps = 0
     bar = progress_bar(config.epochs, f"training {type(net).__name__} seed {config.seed}", show, initial=start)
     last_ckpt = time.monotonic()
@@ -592,7 +718,7 @@ def train(
     try:
         with threads(num_threads):
             for epoch in range(start + 1, config.epochs + 1):
-                net.train()
+                runner.train()
                 total, count = torch.zeros((), dtype=torch.float64, device=dev), 0
                 with torch.random.fork_rng(devices=cuda):
                     epoch_seed = _derived_seed("epoch", config.seed, epoch)
@@ -600,29 +726,36 @@ def train(
                     if cuda:
                         torch.cuda.manual_seed(epoch_seed)
                     for batch in _batches(data, config, epoch):
+                        if split:  # this rank's rows of the (augmented) mini-batch, and their share of it
+                            batch, share = _rank_part(batch, transforms)
                         if config.schedule != "constant":
                             for g in opt.param_groups:
                                 g["lr"] = config.lr * _lr_factor(config.schedule, step, total_steps)
-                        value = loss_fn(net, batch if tensors else _to(batch, dev, dtype))
+                        value = inner(runner, batch if tensors else _to(batch, dev, dtype))
                         if not isinstance(value, torch.Tensor) or value.ndim != 0:
                             raise TypeError("loss must return a scalar tensor; got "
                                             f"{type(value).__name__} {getattr(value, 'shape', '')}")
                         opt.zero_grad(set_to_none=True)
-                        value.backward()
+                        if split:  # DDP averages over the ranks: weigh each rank's mean by its share of rows
+                            (value * (_dist.world_size() * share)).backward()
+                        else:
+                            value.backward()
                         if config.clip_norm is not None:
                             torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
                         opt.step()
                         step += 1
                         steps += 1
-                        total += value.detach()
+                        total += value.detach() * share if split else value.detach()
                         count += 1
+                if split:  # the losses of the whole mini-batches
+                    total = _dist.all_reduce_sum(total)
                 if count == 0:
                     raise ValueError(f"data yielded no batch in epoch {epoch}")
                 history["train_loss"][epoch] = float(total) / count
                 record(epoch, _evaluate(net, evaluate))
                 if epoch in config.snapshots:
                     snapshots[epoch] = _cpu_state(net)
-                if epoch < config.epochs and (
+                if writes and epoch < config.epochs and (
                         epoch in config.snapshots or time.monotonic() - last_ckpt > checkpoint_seconds):
                     store.save("train", key, {"epoch": epoch, "step": step, "model": _cpu_state(net),
                                               "optimizer": opt.state_dict(), "history": history,
@@ -637,8 +770,11 @@ def train(
         if bar is not None:
             bar.close()
         net.eval()
-    if store.save("train", key, {"config": config.to_dict(), "snapshots": snapshots, "history": history}):
+    if writes and store.save("train", key, {"config": config.to_dict(), "snapshots": snapshots,
+                                            "history": history}):
         store.remove("train", key, ".ckpt")
+    if split:  # the entry is written before any rank returns
+        _dist.barrier()
     return TrainResult(config, model, snapshots, history, key, source, steps)
 
 
@@ -723,11 +859,15 @@ def train_many(jobs: Sequence[dict], *, workers: int | None = None, **common) ->
 
     Args:
         jobs: keyword arguments of :func:`train` per run (e.g. ``{"model": ..., "config": ...}``).
-        workers: processes (see :func:`parallel_map`); 1 runs the jobs here, one after the other.
+        workers: processes (see :func:`parallel_map`); 1 runs the jobs here, one after the other. Under
+            ``torchrun`` (:func:`paperlib.distributed.is_active`) the jobs run one after the other, each
+            across all ranks (:func:`train`'s distributed training).
         common: keyword arguments shared by every job.
     """
     if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Sequence) or not all(isinstance(j, dict) for j in jobs):
         raise TypeError("jobs must be a sequence of dicts of keyword arguments of paperlib.train.train")
     if "callback" in common or any("callback" in j for j in jobs):
         raise ValueError("callback is not supported by train_many (it would run in another process)")
+    if _dist.is_active():  # under torchrun: each run across all ranks, one after the other
+        workers = 1
     return parallel_map(_train_job, [{**common, **job} for job in jobs], workers=workers)

@@ -86,9 +86,10 @@ async function inspect() {
 inspect().then(done, e => done({failed: String(e)}));
 """
 
-# The page's visible text without code blocks, whose TeX is there to be read: innerText leaves out what is hidden.
+# The page's visible text without code blocks and the API reference's signatures (dt.sig: Python code, e.g. a
+# default label string), whose TeX is there to be read: innerText leaves out what is hidden.
 VISIBLE_TEXT = """
-for (const e of document.querySelectorAll("pre, code, .highlight")) e.style.setProperty("display", "none", "important");
+for (const e of document.querySelectorAll("pre, code, .highlight, dt.sig")) e.style.setProperty("display", "none", "important");
 return document.body.innerText;
 """
 

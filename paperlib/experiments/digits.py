@@ -100,7 +100,7 @@ class MnistPreset(TrainingPreset):
 
     @property
     def main_pair(self) -> tuple[int, int]:
-        """The first pair: measured at every snapshot."""
+        """The first of ``pairs``, the one measured at every snapshot."""
         return self.pairs[0]
 
 

@@ -2,8 +2,8 @@ r"""Chapter 9: the geometric invariance hypothesis (Movahedi et al., arXiv:2410.
 
 :func:`geometric_invariance` measures, for one preset,
 
-1. the average geometry :math:`G` of an MLP, a LeNet and a ResNet at initialisation (:func:`paperlib.gih.
-   average_geometry`): isotropy, participation ratio, eigen-images;
+1. the average geometry :math:`G` of an MLP, a LeNet and a ResNet at initialisation
+   (:func:`paperlib.gih.average_geometry`): isotropy, participation ratio, eigen-images;
 2. the evolution at initialisation :math:`\Delta^0` on two-digit data and its alignment with :math:`G S G`,
    against the controls :math:`S` alone and :math:`G R G` with :math:`R` a random matrix of :math:`S`'s spectrum
    (:func:`paperlib.gih.evolution_at_init`);
@@ -41,7 +41,9 @@ class GIHPreset(Preset):
     r"""Settings of :func:`geometric_invariance`.
 
     Attributes:
-        networks, inputs, sigma_x: of :func:`paperlib.gih.average_geometry` (for each architecture).
+        networks, inputs, sigma_x, route: of :func:`paperlib.gih.average_geometry` (for each architecture). The
+            route is pinned (``"stacked"``) rather than ``"auto"``: the two routes draw different networks, and the
+            chapter's numbers must not depend on which one a timing picked.
         resnet_depths, resnet_width, activation: the ResNet (and the activation of every network).
         evolution_networks: pairs of networks for :math:`\Delta^0`; evolution_inputs: points per network where
             it is evaluated; evolution_architectures: which;
@@ -51,14 +53,15 @@ class GIHPreset(Preset):
             :func:`paperlib.data.gih_circles`; aligned, unaligned: eigen-indices (0-based, descending) of the
             ResNet's :math:`G` spanning the two planes; seeds; epochs, lr, momentum, clip_norm, batch_size: SGD
             with the learning rate decayed linearly to 0; boundary_steps: the grid of the decision-region figure.
-        sweep_indices, sweep_train, sweep_epochs: the eigen-index sweep (seed 0, :func:`paperlib.data.
-            gih_direction`).
+        sweep_indices, sweep_train, sweep_epochs: the eigen-index sweep (seed 0,
+            :func:`paperlib.data.gih_direction`).
         workers: training processes (``None``: automatic).
     """
 
     networks: int = 4096
     inputs: int = 1
     sigma_x: float = 1e-3
+    route: str = "stacked"
     resnet_depths: tuple[int, ...] = (1, 1, 1, 1)
     resnet_width: int = 4
     activation: str = "gelu"
@@ -93,6 +96,7 @@ class GIHPreset(Preset):
             check_int(getattr(self, name), name, min=1)
         check_int(self.workers, "workers", min=1, none_ok=True)
         check_ints(self.resnet_depths, "resnet_depths", min=1)
+        check_choice(self.route, "route", _gih.ROUTES)
         for name in ("aligned", "unaligned"):
             if len(check_ints(getattr(self, name), name, min=0, max=_D - 1)) != 2:
                 raise ValueError(f"{name} must be two eigen-indices; got {getattr(self, name)!r}")
@@ -192,11 +196,12 @@ class GIHExperiment:
 
 def _geometry(s: GIHPreset, arch: str, store, device) -> _gih.AverageGeometry:
     desc = {"kind": "gih-G", "architecture": arch, "networks": s.networks, "inputs": s.inputs, "sigma_x": s.sigma_x,
+            "route": s.route,
             "network": s.network_kwargs(arch), "code": _cache.code_digest(_gih.average_geometry, _gih._Sums.add)}
 
     def compute():
-        e = _gih.average_geometry(arch, s.networks, inputs=s.inputs, sigma_x=s.sigma_x, device=device,
-                                  **s.network_kwargs(arch))
+        e = _gih.average_geometry(arch, s.networks, inputs=s.inputs, sigma_x=s.sigma_x, route=s.route,
+                                  device=device, **s.network_kwargs(arch))
         return {"G": e.G.cpu(), "sum_sq": e.sum_sq, "route": e.route, "seconds": e.seconds}
     p = cached(store, _json(desc), compute)
     return _gih.AverageGeometry(p["G"], s.networks, s.inputs, s.sigma_x, "mean", p["route"], (1, 32, 32),

@@ -105,9 +105,9 @@ def _build_model(depths, width, activation, channels, method, dim, hidden) -> _s
     return _ssl.SSLModel(backbone, _ssl.projector(kind, backbone.feature_dim, dim, hidden or backbone.feature_dim))
 
 
-#: ``"paper"``: the authors' settings (Barlow Twins: ResNet-34 GELU, 1000 epochs, batch 1024, lr 0.01, lambda 0.005,
-#: the linear projector to 128; SimCLR: batch 512, temperature 0.07, a 10-d embedding) for a GPU. ``"book"``: a
-#: 2-core CPU in about four minutes.
+#: The presets. ``"paper"`` has the authors' settings (Barlow Twins with ResNet-34 GELU, 1000 epochs, batch 1024,
+#: lr 0.01, lambda 0.005 and the linear projector to 128; SimCLR with batch 512, temperature 0.07 and a 10-d
+#: embedding) for a GPU; ``"book"`` runs on a 2-core CPU in about four minutes.
 SSL_PRESETS: dict[str, SSLPreset] = {
     "paper": SSLPreset(data="cifar10", depths=(3, 4, 6, 3), width=64, activations=("gelu",), seeds=(0,),
                        optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, batch_size=1024, epochs=1000,

@@ -1,0 +1,262 @@
+"""The command line (paperlib.cli, `python -m paperlib`, the `paperlib` script): the registry, `list`, `reproduce`
+end to end on the cheapest figures of chapters 2-5 (book preset, an empty cache), and its errors and exit codes.
+
+The expensive figures (chapters 6-9, minutes each) are not run here; their glue is the chapters' own calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from paperlib import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+E2E = ["ch2-volume-maps", "ch3-profiles", "ch4-relu-gelu", "ch5-xor"]  # the cheapest figure of chapters 2-5
+
+
+def _env(tmp: Path) -> dict:
+    # an empty default cache, no progress bars, the package of this checkout
+    return {**os.environ, "PAPERLIB_CACHE": str(tmp / "default-cache"), "PAPERLIB_PROGRESS": "0",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _run(tmp: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "paperlib", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp, env=_env(tmp))
+
+
+def _strict_json(path: Path) -> dict:
+    def refuse(token):
+        raise ValueError(f"{path.name} holds the non-JSON constant {token}")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def _floats(values) -> torch.Tensor:
+    """A JSON array back to a float64 tensor ("nan", "inf", "-inf" strings included)."""
+    def conv(v):
+        if isinstance(v, list):
+            return [conv(u) for u in v]
+        return float(v) if isinstance(v, str) else v
+
+    return torch.tensor(conv(values), dtype=torch.float64)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the registry and `list`
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_registry_entries_have_chapter_description_and_cover_chapters_2_to_9():
+    assert set(range(2, 10)) <= {spec.chapter for spec in cli.FIGURES.values()}
+    for name, spec in cli.FIGURES.items():
+        assert name.startswith(f"ch{spec.chapter}-"), name
+        assert isinstance(spec.description, str) and len(spec.description) > 20, name
+        assert callable(spec.make), name
+        assert set(spec.presets) <= set(cli.PRESETS), name
+        assert (spec.presets == ()) == (spec.chapter <= 4), name  # the closed forms of chapters 2-4 have no preset
+    for name in ("ch5-fig1-sinusoid", "ch6-fig2-mnist", "ch7-fig3", "ch7-fig4", "ch8-fig5", "ch8-fig6",
+                 "ch9-spectra", "ch9-circles"):
+        assert name in cli.FIGURES
+
+
+def test_list_prints_every_figure_with_its_chapter_and_presets(tmp_path):
+    proc = _run(tmp_path, "list")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith("ch")}
+    assert set(rows) == set(cli.FIGURES)
+    for name, spec in cli.FIGURES.items():
+        assert rows[name][1] == str(spec.chapter)
+        assert rows[name][2].startswith(spec.presets[0] if spec.presets else "none"), rows[name]
+    assert {int(r[1]) for r in rows.values()} >= set(range(2, 10))
+
+
+def test_no_arguments_prints_help_and_exits_2(tmp_path):
+    proc = _run(tmp_path)
+    assert proc.returncode == 2
+    assert "reproduce" in proc.stderr and "list" in proc.stderr
+
+
+def test_console_script_lists_the_figures(tmp_path):
+    script = Path(sys.executable).parent / ("paperlib.exe" if os.name == "nt" else "paperlib")
+    assert script.is_file(), f"{script} is missing: run `.venv/bin/pip install -e . --no-deps`"
+    proc = subprocess.run([str(script), "list"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert all(name in proc.stdout for name in cli.FIGURES)
+
+
+def test_import_paperlib_does_not_import_the_cli_or_matplotlib(tmp_path):
+    code = ("import sys, paperlib; a = ('paperlib.cli' in sys.modules, 'matplotlib' in sys.modules); "
+            "import paperlib.cli; print(a, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=_env(tmp_path), check=True)
+    assert out.stdout.strip() == "(False, False) False"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# `reproduce` end to end: one run of the cheapest figures of chapters 2-5 from an empty cache
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    out, cache = tmp / "figures" / "new", tmp / "cache"
+    proc = _run(tmp, "reproduce", *E2E, "--preset", "book", "--device", "cpu", "--out", str(out),
+                "--cache-dir", str(cache), timeout=600)
+    return proc, out, cache
+
+
+def test_reproduce_writes_valid_png_pdf_and_json(e2e):
+    proc, out, cache = e2e
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(f"{n}.{ext}" for n in E2E for ext in ("png", "pdf", "json"))  # no temporary files
+    for name in E2E:
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        pdf = (out / f"{name}.pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and b"%%EOF" in pdf[-1024:]
+        doc = _strict_json(out / f"{name}.json")
+        assert doc["figure"] == name and doc["chapter"] == cli.FIGURES[name].chapter
+        assert doc["files"] == [f"{name}.png", f"{name}.pdf"] and doc["device"] == "cpu"
+        assert str(out / f"{name}.json") in proc.stdout
+    assert (cache / "train").is_dir()  # the training went through the cache
+
+
+def test_json_of_a_closed_form_holds_the_numbers_of_the_package(e2e):
+    from paperlib import infinite, shallow
+
+    _, out, _ = e2e
+    doc = _strict_json(out / "ch3-profiles.json")
+    assert doc["preset"] is None and "settings" not in doc
+    r = _floats(doc["numbers"]["radius"])
+    x = torch.stack([r, torch.zeros_like(r)], 1)
+    curve = doc["numbers"]["curves"]["sigmoid"]["sigma=2,zeta=1"]
+    torch.testing.assert_close(_floats(curve["log_volume"]),
+                               infinite.log_volume_element(x, "sigmoid", sigma=2.0, zeta=1.0, device="cpu"))
+    torch.testing.assert_close(_floats(curve["ricci"]), infinite.ricci_scalar(x, "sigmoid", sigma=2.0, zeta=1.0,
+                                                                              device="cpu"))
+
+    maps = _strict_json(out / "ch2-volume-maps.json")["numbers"]
+    t = _floats(maps["t"])
+    lv = shallow.log_volume_element(*shallow.random_network(2, 100, seed=100), torch.cartesian_prod(t, t), "sigmoid",
+                                    device="cpu")
+    torch.testing.assert_close(_floats(maps["log_volume"]["sigmoid"]["100"]), lv.reshape(121, 121))
+
+    curv = _strict_json(out / "ch4-relu-gelu.json")["numbers"]
+    W, b = shallow.random_network(2, 8, seed=3)
+    torch.testing.assert_close(_floats(curv["W"]), W)
+    grid_x, grid_y = _floats(curv["grid"]["xs"]), _floats(curv["grid"]["ys"])
+    points = torch.stack(torch.meshgrid(grid_y, grid_x, indexing="ij")[::-1], -1).reshape(-1, 2)
+    R = shallow.ricci_scalar(W, b, points, "gelu", method="gauss", degenerate="nan", device="cpu")
+    torch.testing.assert_close(_floats(curv["ricci"]["gelu"]), R.reshape(61, 61), equal_nan=True)
+
+
+def test_json_of_an_experiment_holds_its_settings_and_numbers(e2e):
+    from paperlib import experiments
+
+    _, out, cache = e2e
+    doc = _strict_json(out / "ch5-xor.json")
+    assert doc["preset"] == "book"
+    assert doc["settings"] == cli.jsonable(experiments.PRESETS["xor"]["book"].to_dict())
+    assert doc["options"]["cache_dir"] == str(cache)
+    xo = experiments.xor("book", cache_dir=str(cache), progress=False)  # the same call, now from the cache
+    assert all(run.training.source == "cache" for run in xo.runs.values())
+    numbers = doc["numbers"]
+    for w in xo.settings.hidden:
+        snap = xo.run((w, 0)).final
+        torch.testing.assert_close(_floats(numbers["final_snapshots"][str(w)]["log_volume"]), snap.log_volume[0])
+        torch.testing.assert_close(_floats(numbers["final_snapshots"][str(w)]["probability"]), snap.probability)
+        gain = xo.gains(boundary="final", labels=[(w, s) for s in xo.settings.seeds])
+        torch.testing.assert_close(_floats(numbers["gain_final_boundary"][str(w)]["gain"]), gain)
+    assert numbers["final_accuracy"] == {f"{w}-{s}": r.final.accuracy for (w, s), r in xo.runs.items()}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# errors
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_unknown_figure_names_close_matches_and_exits_2(tmp_path):
+    proc = _run(tmp_path, "reproduce", "ch5-xro", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "unknown figure 'ch5-xro'" in proc.stderr and "ch5-xor" in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was done
+
+
+def test_unknown_preset_exits_2(tmp_path):
+    proc = _run(tmp_path, "reproduce", "ch5-xor", "--preset", "huge", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "huge" in proc.stderr and "book" in proc.stderr and "paper" in proc.stderr
+    # a closed form has no paper preset: the error names the presets it has (none)
+    proc = _run(tmp_path, "reproduce", "ch3-profiles", "--preset", "paper", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "'ch3-profiles' has no preset 'paper'" in proc.stderr and "none (closed form)" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-file"])
+def test_unwritable_output_folder_exits_2_naming_it(tmp_path, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "figures" if where == "under-a-file" else blocker
+    proc = _run(tmp_path, "reproduce", "ch3-profiles", "--out", str(out))
+    assert proc.returncode == 2
+    assert f"output folder {out}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_paper_preset_without_cifar10_exits_3_before_any_training(tmp_path):
+    cache, data = tmp_path / "cache", tmp_path / "data"
+    data.mkdir()
+    proc = _run(tmp_path, "reproduce", "ch7-fig3", "--preset", "paper", "--cache-dir", str(cache), "--data-dir",
+                str(data), "--no-download", "--out", str(tmp_path / "out"), timeout=120)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "CIFAR-10" in proc.stderr and str(data) in proc.stderr and "fetch_cifar10" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [p for p in cache.rglob("*") if p.is_file()] == []  # nothing trained, nothing cached
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cuda_asked_for_without_cuda_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code = cli.main(["reproduce", "ch3-profiles", "--device", "cuda", "--out", str(tmp_path / "out")])
+    assert code == 2 and "CUDA is not available" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the pieces
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_jsonable_keeps_json_strict():
+    import numpy as np
+
+    value = {(7, 6): torch.tensor([1.0, float("nan"), float("inf"), -float("inf")]), 3: np.float32(0.5),
+             "a": (1, True, None)}
+    assert cli.jsonable(value) == {"7-6": [1.0, "nan", "inf", "-inf"], "3": 0.5, "a": [1, True, None]}
+    json.dumps(cli.jsonable(value), allow_nan=False)
+    with pytest.raises(TypeError, match="object"):
+        cli.jsonable(object())
+
+
+def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
+    target = tmp_path / "fig.png"
+
+    def broken(fh):
+        fh.write(b"half a figure")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        cli._atomic_write(target, broken)
+    assert list(tmp_path.iterdir()) == []
+    cli._atomic_write(target, lambda fh: fh.write(b"whole"))
+    assert target.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [target]
