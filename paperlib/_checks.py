@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import tempfile
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -143,3 +146,22 @@ def check_base(base: float) -> float:
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 0 or base == 1:
         raise ValueError(f"base must be a positive number other than 1 (e.g. 10 or math.e); got {base!r}")
     return float(base)
+
+
+def writable_folder_problem(folder: Path) -> str | None:
+    """Create ``folder`` (with its parents) and write a probe file there; ``None`` when that worked, else what is
+    wrong, to follow the folder's name in an error message: ``"is not a folder"``, ``"cannot be created (...)"`` or
+    ``"is not writable (...)"``."""
+    if folder.exists() and not folder.is_dir():
+        return "is not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot be created ({exc.strerror or exc})"
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"is not writable ({exc.strerror or exc})"
+    return None

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from ._checks import writable_folder_problem
+
 __all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint", "code_digest"]
 
 #: Version of the cache layout, part of every key; bump it to invalidate every stored entry.
@@ -131,19 +133,9 @@ class Cache:
         where = root(path)
         hint = ("; choose another folder with cache_dir=... or the environment variable PAPERLIB_CACHE, "
                 "or pass cache=False")
-        if where.exists() and not where.is_dir():
-            raise CacheError(f"the paperlib cache root {where} is not a folder{hint}")
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheError(f"the paperlib cache root {where} cannot be created ({exc.strerror or exc}){hint}"
-                             ) from None
-        try:
-            fd, probe = tempfile.mkstemp(dir=where, prefix=".write-test.")
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise CacheError(f"the paperlib cache root {where} is not writable ({exc.strerror or exc}){hint}") from None
+        problem = writable_folder_problem(where)
+        if problem:
+            raise CacheError(f"the paperlib cache root {where} {problem}{hint}")
         return cls(where)
 
     @property

@@ -48,6 +48,8 @@ import time
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
+from ._checks import writable_folder_problem
+
 __all__ = ["FigureSpec", "Options", "FIGURES", "PRESETS", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_DATA",
            "jsonable", "reproduce", "main"]
 
@@ -929,18 +931,9 @@ def _atomic_write(path: Path, write: Callable[[object], None], mode: str = "wb")
 def _check_folder(folder: Path, what: str, hint: str) -> None:
     """Create ``folder`` (with its parents) and check that a file can be written there; :class:`UsageError` naming
     it otherwise."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"the {what} {folder} exists and is not a folder; {hint}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"the {what} {folder} cannot be created ({exc.strerror or exc}); {hint}") from None
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"the {what} {folder} is not writable ({exc.strerror or exc}); {hint}") from None
+    problem = writable_folder_problem(folder)
+    if problem:
+        raise UsageError(f"the {what} {folder} {problem}; {hint}")
 
 
 def _write(name: str, spec: FigureSpec, figures: list, numbers: dict, out: Path, meta: dict) -> list[Path]:
