@@ -198,23 +198,26 @@ def input_gradients(model: nn.Module, x: torch.Tensor, output: str = "mean") -> 
     check_choice(output, "output", OUTPUTS)
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(f"x must be a batch (B, *in_shape); got {getattr(x, 'shape', type(x).__name__)}")
+    return _gradient_rows(model, x, output, batch_dims=1)
+
+
+def _gradient_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, output: str,
+                   batch_dims: int) -> torch.Tensor:
+    """Input gradients of the scalar outputs of ``fn`` at ``x``, whose first ``batch_dims`` dimensions are batch
+    dimensions (the points, after the networks when stacked), flattened and concatenated over the scalars along
+    the points' dimension: ``(..., M, D)``."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        scalars = _scalars(model(x), output)
-        rows = [torch.autograd.grad(s.sum(), x, retain_graph=i < len(scalars) - 1)[0].flatten(1)
+        scalars = _scalars(fn(x), output)
+        rows = [torch.autograd.grad(s.sum(), x, retain_graph=i < len(scalars) - 1)[0].flatten(batch_dims)
                 for i, s in enumerate(scalars)]
-    return torch.cat(rows)
+    return torch.cat(rows, dim=batch_dims - 1)
 
 
 def _stacked_rows(template: nn.Module, params: dict, buffers: dict, x: torch.Tensor, output: str) -> torch.Tensor:
     """Rows ``(N, M, D)`` of ``N`` stacked networks at their inputs ``x: (N, B, *in_shape)``."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = vmap(lambda p, xx: functional_call(template, (p, buffers), (xx,)))(params, x)
-        scalars = _scalars(out, output)
-        rows = [torch.autograd.grad(s.sum(), x, retain_graph=i < len(scalars) - 1)[0].flatten(2)
-                for i, s in enumerate(scalars)]
-    return torch.cat(rows, dim=1)
+    stacked = vmap(lambda p, xx: functional_call(template, (p, buffers), (xx,)))
+    return _gradient_rows(lambda xx: stacked(params, xx), x, output, batch_dims=2)
 
 
 class _Sums:
