@@ -12,16 +12,31 @@ from typing import Sequence
 import torch
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device | None:
-    """``"auto"`` -> CUDA when present, else CPU; ``None`` -> keep tensors where they are."""
+def resolve_device(device: str | torch.device | None, name: str = "device") -> torch.device | None:
+    """``"auto"`` -> CUDA when present, else CPU; ``None`` -> keep tensors where they are.
+
+    ``ValueError`` naming ``name`` for a string that is not a device, and for a CUDA device where torch has no
+    CUDA (not compiled with it, or no GPU visible) or no GPU of that index (instead of torch's ``AssertionError``
+    on first use)."""
     if device is None:
         return None
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device or 'auto'") from exc
+        raise ValueError(f"{name}={device!r} is not a valid torch device or 'auto'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch is built without CUDA" if not torch.backends.cuda.is_built() else
+                   "no CUDA device is visible")
+            raise ValueError(f"{name}={device!r}, but CUDA is not available here ({why}; torch {torch.__version__}): "
+                             f"pass {name}='cpu', or 'auto' (CUDA when present)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}={device!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r}, but MPS is not available here: pass {name}='cpu' or 'auto'")
+    return dev
 
 
 def check_dtype(dtype: torch.dtype | None) -> torch.dtype | None:
@@ -47,7 +62,10 @@ def check_input(
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, ...); got {type(x).__name__}")
     if not (x.dtype.is_floating_point or x.dtype.is_complex) or x.dtype.is_complex:
-        raise TypeError(f"{name} must have a real floating dtype (e.g. torch.float64); got {x.dtype}")
+        hint = ("; a model that takes integer inputs (token ids) has no derivative with respect to them: measure "
+                "from its embedding's output instead, e.g. f = the layers after the embedding and "
+                f"{name} = model.embedding(ids).detach()" if not x.dtype.is_complex and x.dtype != torch.bool else "")
+        raise TypeError(f"{name} must have a real floating dtype (e.g. torch.float64); got {x.dtype}{hint}")
     if x.ndim < min_dim:
         raise ValueError(
             f"{name} must have a batch dimension: expected shape (B, ...) with at least {min_dim} dims, "

@@ -48,6 +48,7 @@ import functools
 import inspect
 import math
 import time
+import warnings
 from typing import Callable, Literal, NamedTuple
 
 import torch
@@ -62,6 +63,7 @@ from ._linalg import degenerate_points, gauss_parts, gauss_scalar, log_volume, p
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 Mode = Literal["auto", "forward", "reverse"]
 TrainMode = Literal["raise", "eval_copy"]
+Strategy = Literal["auto", "vmap", "loop"]
 
 #: numbers held by the vmapped directions of one chunk when ``chunk_size=None`` (2**24 float64 = 128 MiB)
 _AUTO_CHUNK_NUMBERS = 1 << 24
@@ -116,25 +118,76 @@ def _eval_module(f: nn.Module, train_mode: str) -> tuple[nn.Module, bool]:
     return copy.deepcopy(f).eval(), True
 
 
-def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_mode: str = "raise"):
+def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_mode: str = "raise",
+                 select: int | str | None = None, graph: bool = False):
     """``(f, state)``: a callable and the tensors it is evaluated with, cast to ``dtype`` on ``device``.
 
-    For an ``nn.Module``, ``state`` holds detached copies of its parameters and buffers (so that nothing the call
-    does, such as a layer updating a buffer in place, reaches the module) and the map is evaluated by
-    :func:`torch.func.functional_call`; for a plain callable ``state`` is ``None``.
+    For an ``nn.Module``, ``state`` holds its parameters and buffers cast for the computation, and the map is
+    evaluated by :func:`torch.func.functional_call`: nothing the call does (such as a layer updating a buffer in
+    place) reaches the module. Buffers are always detached copies; parameters are detached copies too unless
+    ``graph``, where they are the module's own parameters cast differentiably, so that gradients of the result
+    reach them. With ``train_mode="eval_copy"`` the eval-mode copy is evaluated with the state of ``f`` itself (the
+    names agree), so gradients reach ``f``'s parameters, not the copy's. For a plain callable ``state`` is
+    ``None``. ``select`` picks one output of a map that returns a tuple, list or dict (:class:`Select`).
     """
     check_choice(train_mode, "train_mode", ("raise", "eval_copy"))
-    if isinstance(f, nn.Module):
-        f, private = _eval_module(f, train_mode)
-        # detached: the derivatives are taken with respect to x only, so no graph through the parameters is
-        # recorded (less memory and time) and the results carry no autograd history
-        state = {k: v.detach().to(dtype=dtype if v.is_floating_point() else v.dtype, device=device,
-                                  copy=not private)
-                 for k, v in [*f.named_parameters(), *f.named_buffers()]}
-        return f, state
     if not callable(f):
         raise TypeError(f"f must be a callable feature map (B, *in_shape) -> (B, n); got {type(f).__name__}")
-    return f, None
+    if select is not None:
+        if isinstance(select, bool) or not isinstance(select, (int, str)):
+            raise TypeError(f"select must be an output's index (int) or key (str), or None; got {select!r}")
+        f = Select(f, select) if isinstance(f, nn.Module) else _select_callable(f, select)
+    if not isinstance(f, nn.Module):
+        return f, None
+    module, _ = _eval_module(f, train_mode)
+
+    def cast(v: torch.Tensor, differentiable: bool) -> torch.Tensor:
+        target = dtype if v.is_floating_point() else v.dtype
+        return v.to(dtype=target, device=device) if differentiable else v.detach().to(dtype=target, device=device, copy=True)
+
+    state = {k: cast(v, graph) for k, v in f.named_parameters()}
+    state.update({k: cast(v, False) for k, v in f.named_buffers()})
+    return module, state
+
+
+def _pick(out: object, select: int | str) -> object:
+    """``out[select]`` of a multi-output map, or an error naming ``select`` and what ``out`` holds."""
+    if isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "__getitem__")):
+        if select not in out.keys():
+            raise KeyError(f"select={select!r} is not a key of f's output; its keys are {list(out.keys())}")
+        return out[select]
+    if isinstance(out, (tuple, list)):
+        if not isinstance(select, int) or not -len(out) <= select < len(out):
+            raise IndexError(f"select={select!r} does not pick one of f's {len(out)} outputs (a "
+                             f"{type(out).__name__}): pass an index in 0..{len(out) - 1}")
+        return out[select]
+    raise TypeError(f"select={select!r} was given but f returned a {type(out).__name__}, not a tuple, list or "
+                    "dict: leave select=None")
+
+
+class Select(nn.Module):
+    """``Select(model, key)(x) = model(x)[key]``: one output of a model that returns a tuple, list or dict (by
+    index or key), as an ``nn.Module``, so that :mod:`paperlib.geometry` casts it for the computation like any
+    module (a ``lambda x: model(x)[0]`` would keep ``model``'s dtype). ``select=`` of the geometry functions
+    wraps a module in it."""
+
+    def __init__(self, model: nn.Module, select: int | str):
+        super().__init__()
+        self.model, self.select = model, select
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _pick(self.model(x), self.select)
+
+    def extra_repr(self) -> str:
+        return f"select={self.select!r}"
+
+
+def _select_callable(f: Callable, select: int | str) -> Callable:
+    @functools.wraps(f)
+    def selected(inp: torch.Tensor) -> object:
+        return _pick(f(inp), select)
+
+    return selected
 
 
 def _call(f: FeatureMap, state: dict | None, inp: torch.Tensor) -> torch.Tensor:
@@ -148,19 +201,27 @@ def _shape_error(out: torch.Tensor, inp: torch.Tensor) -> ValueError:
         "dimension, pass x.unsqueeze(0); if f transposes its output or stacks the points, make it return (B, n)")
 
 
-def _check_output(out: object, inp: torch.Tensor) -> int:
+def _output_hint(out: object) -> str:
+    """How to measure one output of a map that returned a tuple, list or dict (tested to work as said)."""
+    if isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "__getitem__")):
+        keys = list(out.keys())
+        return (f" with keys {keys}: measure one of them with select=, e.g. select={keys[0]!r}" if keys else "")
+    return (f" of {len(out)} outputs: measure one of them with select=, e.g. select=0 (the first); "
+            "a module stays a module then, cast for the computation")
+
+
+def _check_output(out: object, inp: torch.Tensor, plain: bool = False) -> int:
     """``n``, the number of features of ``out = f(inp)``, after checking that it is a floating tensor of
     ``inp``'s dtype with first dimension ``B`` (errors name ``f`` and show the shapes)."""
     if not isinstance(out, torch.Tensor):
-        hint = (" (for a model with several outputs, measure one: e.g. lambda x: model(x)[0])"
-                if isinstance(out, (tuple, list, dict)) else "")
+        hint = _output_hint(out) if isinstance(out, (tuple, list, dict)) or hasattr(out, "keys") else ""
         raise TypeError(f"f must return a tensor of shape (B, n); it returned a {type(out).__name__}{hint}")
     if not out.dtype.is_floating_point:
         raise TypeError(f"f must return a floating tensor (its derivatives are measured); it returned {out.dtype}")
     if out.dtype != inp.dtype:
         raise TypeError(
             f"f returned {out.dtype} for {inp.dtype} inputs: it must compute in its input's dtype (the "
-            "computation dtype, dtype=); a module is cast automatically, a plain callable must cast its constants")
+            f"computation dtype, dtype=). {_CALLABLE_DTYPE_ADVICE if plain else ''}")
     if out.ndim == 0 or out.shape[0] != inp.shape[0]:
         raise _shape_error(out, inp)
     if out[0].numel() == 0:
@@ -168,11 +229,24 @@ def _check_output(out: object, inp: torch.Tensor) -> int:
     return out[0].numel()
 
 
+#: advice for a plain callable that does not compute in the measuring dtype (each hint is tested to work)
+_CALLABLE_DTYPE_ADVICE = (
+    "paperlib casts an nn.Module for the computation, but not a plain callable (such as a lambda around a "
+    "module, which keeps the module's float32 parameters). Pass the module itself: select= picks one output of a "
+    "multi-output model (e.g. select=0), and Plane.restrict(model) / Line.restrict(model) measure a model on a "
+    "slice; or measure in the callable's precision with dtype=torch.float32; or make the callable compute in "
+    "float64 (e.g. around copy.deepcopy(model).double())")
+
+#: how torch words a dtype mismatch between an input and a layer's parameters
+_DTYPE_MISMATCH = ("should be the same", "same dtype", "dtype", "expected scalar type", "Input type")
+
+
 def _probe(f: FeatureMap, state: dict | None, x: torch.Tensor) -> int:
     """Evaluate the map on the first two points of ``x`` (without gradients) and check its output (once per
     call); returns ``n``. Where the map fails on them but accepts ``x.unsqueeze(0)`` as one point,
-    ``ValueError`` says that ``x`` lacks its batch dimension; other exceptions raised by the map get a note
-    showing the shape it was called with."""
+    ``ValueError`` says that ``x`` lacks its batch dimension; a plain callable that fails with a dtype mismatch
+    gets ``TypeError`` saying how to measure it; other exceptions raised by the map get a note showing the shape
+    it was called with."""
     sample = x[:2]
     try:
         with torch.no_grad():
@@ -180,11 +254,14 @@ def _probe(f: FeatureMap, state: dict | None, x: torch.Tensor) -> int:
     except Exception as exc:
         if _one_point(f, state, x):
             raise _unbatched_error(x) from exc
+        if state is None and isinstance(exc, RuntimeError) and any(m in str(exc) for m in _DTYPE_MISMATCH):
+            raise TypeError(f"f failed on {sample.dtype} inputs with a dtype mismatch ({str(exc).splitlines()[0]}). "
+                            + _CALLABLE_DTYPE_ADVICE) from exc
         exc.add_note(
             f"paperlib.geometry: raised by f on the first points of x, x[:2] of shape {tuple(sample.shape)} and "
             f"dtype {sample.dtype}; f must map (B, *in_shape) -> (B, n)")
         raise
-    return _check_output(out, sample)
+    return _check_output(out, sample, plain=state is None)
 
 
 def _one_point(f: FeatureMap, state: dict | None, x: torch.Tensor) -> bool:
@@ -216,10 +293,42 @@ class _Bound(NamedTuple):
     compile: bool
     strategy: str = "vmap"
     key: tuple = ()
+    graph: bool = False  # the result is differentiable (create_graph)
 
     @property
     def d(self) -> int:
         return math.prod(self.x.shape[1:])
+
+
+def _wants_graph(create_graph: object, x: object) -> bool:
+    """Whether the result is to be differentiable: ``create_graph``, or (``None``) grad mode is on and ``x``
+    requires grad. ``ValueError`` for ``create_graph=True`` where grad mode is off."""
+    if create_graph is None:
+        return torch.is_grad_enabled() and isinstance(x, torch.Tensor) and x.requires_grad
+    check_bool(create_graph, "create_graph")
+    if create_graph and not torch.is_grad_enabled():
+        raise ValueError("create_graph=True inside torch.no_grad() (or inference mode): gradients cannot be "
+                         "recorded there; call outside it, or pass create_graph=False")
+    return create_graph
+
+
+def _architecture_key(f: object) -> object:
+    """What a map is known by for the remembered strategy: a module by its repr (new weights or a new snapshot of
+    the same network reuse the choice); a function by its code and the reprs of the modules it closes over (a
+    fresh ``lambda x: model(x)[0]`` from the same line is the same map); a ``functools.partial`` by its function
+    and arguments' types; anything else by its identity."""
+    if isinstance(f, nn.Module):
+        return repr(f)
+    if isinstance(f, functools.partial):
+        return ("partial", _architecture_key(f.func), tuple(_architecture_key(a) if callable(a) else type(a).__name__
+                                                           for a in f.args))
+    code = getattr(f, "__code__", None)
+    if code is not None:
+        cells = tuple(_architecture_key(c.cell_contents) if callable(c.cell_contents) else
+                      type(c.cell_contents).__name__ for c in (getattr(f, "__closure__", None) or ()))
+        wrapped = getattr(f, "__wrapped__", None)
+        return (code, cells, None if wrapped is None else _architecture_key(wrapped))
+    return id(f)
 
 
 def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
@@ -236,8 +345,14 @@ def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
     strategy = check_choice(o["strategy"], "strategy", ("auto", "vmap", "loop"))
     if strategy == "loop" and o["mode"] == "forward":
         raise ValueError("strategy='loop' runs backward passes: it needs mode='reverse' (or 'auto')")
+    graph = _wants_graph(o["create_graph"], x)
+    if graph and o["compile"]:
+        raise ValueError("compile=True cannot record gradients through the geometry (torch.compile does not "
+                         "differentiate its compiled derivatives again): pass compile=False, which does, on every "
+                         "strategy")
     x = prepare_input(x, "x", o["dtype"], o["device"])
-    fn, state = _as_function(f, x.dtype, x.device, o["train_mode"])
+    x = x if graph else x.detach()
+    fn, state = _as_function(f, x.dtype, x.device, o["train_mode"], o["select"], graph)
     mode = o["mode"]
     if o["compile"] and isinstance(f, nn.Module) and any(isinstance(m, nn.modules.batchnorm._NormBase)
                                                          for m in f.modules()):
@@ -249,10 +364,9 @@ def _bind(f: FeatureMap, x: torch.Tensor, **options) -> _Bound:
         mode = "reverse"
     if strategy == "loop":
         mode = "reverse"
-    # the strategy "auto" picks is a property of the architecture: a module is known by its repr (so new weights or
-    # a new snapshot of the same network reuse the choice), a plain callable by its identity
-    key = (repr(f) if isinstance(f, nn.Module) else id(f), tuple(x.shape[1:]), x.dtype, x.device.type)
-    return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"], strategy, key)
+    # the strategy "auto" picks is a property of the architecture (see _architecture_key)
+    key = (_architecture_key(fn), o["select"], tuple(x.shape[1:]), x.dtype, x.device.type, graph)
+    return _Bound(fn, state, x, _probe(fn, state, x), chunk_size, mode, o["compile"], strategy, key, graph)
 
 
 def _per_point(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -297,36 +411,42 @@ def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, mat
     return vmap(lambda u: pullback(u)[0])(basis)
 
 
-def _loop_stack(f, state, in_shape, flat: torch.Tensor) -> torch.Tensor:
+def _loop_stack(f, state, in_shape, flat: torch.Tensor, graph: bool = False) -> torch.Tensor:
     r"""The ``n`` rows :math:`e_i^\top J` of every point's Jacobian, ``(n, B, d)``, by a loop of ``n`` backward
     passes of the whole chunk through one recorded forward pass (row ``i`` of every point is the gradient of
     :math:`\sum_b f_i(x_b)`, the points being independent). The same numbers as the vmapped VJPs, by another route:
-    on CPU a loop of whole-batch backward passes can beat ``vmap`` over convolution backward."""
+    on CPU a loop of whole-batch backward passes can beat ``vmap`` over convolution backward.
+
+    With ``graph`` the backward passes are themselves recorded (``create_graph=True``), through ``flat`` itself
+    when it requires grad, so the rows are differentiable with respect to the inputs and to the parameters in
+    ``state``."""
     rows = _rows(functools.partial(_call, f, state), in_shape)
-    inp = flat.detach().requires_grad_(True)
+    inp = flat if graph and flat.requires_grad else flat.detach().requires_grad_(True)
     with torch.enable_grad():
         out = rows(inp)
         n = out.shape[1]
-        return torch.stack([torch.autograd.grad(out[:, i].sum(), inp, retain_graph=i < n - 1)[0] for i in range(n)])
+        return torch.stack([torch.autograd.grad(out[:, i].sum(), inp, retain_graph=graph or i < n - 1,
+                                                create_graph=graph, allow_unused=True, materialize_grads=True)[0]
+                            for i in range(n)])
 
 
-def _stack(f, state, in_shape, flat, forward: bool, materialise: bool, loop: bool) -> torch.Tensor:
+def _stack(f, state, in_shape, flat, forward: bool, materialise: bool, loop: bool, graph: bool) -> torch.Tensor:
     if loop:
-        return _loop_stack(f, state, in_shape, flat)
+        return _loop_stack(f, state, in_shape, flat, graph)
     return _derivative_stack(f, state, in_shape, flat, forward, materialise)
 
 
 def _jacobian_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False,
-                     loop: bool = False) -> torch.Tensor:
+                     loop: bool = False, graph: bool = False) -> torch.Tensor:
     """Jacobians of one chunk, ``(B, n, d)``."""
-    stack = _stack(f, state, in_shape, flat, forward, materialise, loop)
+    stack = _stack(f, state, in_shape, flat, forward, materialise, loop, graph)
     return stack.permute(1, 2, 0) if forward else stack.permute(1, 0, 2)
 
 
 def _metric_kernel(f, state, in_shape, flat, forward: bool, materialise: bool = False,
-                   loop: bool = False) -> torch.Tensor:
+                   loop: bool = False, graph: bool = False) -> torch.Tensor:
     """Metrics of one chunk, ``(B, d, d)``, contracted straight from the direction-major derivatives."""
-    stack = _stack(f, state, in_shape, flat, forward, materialise, loop)
+    stack = _stack(f, state, in_shape, flat, forward, materialise, loop, graph)
     if forward:
         return torch.einsum("mbi,nbi->bmn", stack, stack)
     return torch.einsum("ibm,ibn->bmn", stack, stack)
@@ -354,7 +474,7 @@ _STRATEGY: dict[tuple, bool] = {}
 def _timed(kernel: Callable, b: _Bound, in_shape, points: torch.Tensor, loop: bool) -> tuple[float, torch.Tensor]:
     """``kernel`` on ``points`` (reverse mode, by the loop or by vmap) and the seconds it took."""
     start = time.perf_counter()
-    out = kernel(b.f, b.state, in_shape, points, False, loop=loop)
+    out = kernel(b.f, b.state, in_shape, points, False, loop=loop, graph=b.graph)
     if points.is_cuda:
         torch.cuda.synchronize(points.device)
     return time.perf_counter() - start, out
@@ -374,11 +494,12 @@ def _auto_first_chunk(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor
     if key in _STRATEGY or half == 0:
         return _STRATEGY.get(key, True), None
     for loop in (False, True):  # warm-up: allocations, lazy initialisation
-        kernel(b.f, b.state, in_shape, first[:1], False, loop=loop)
+        kernel(b.f, b.state, in_shape, first[:1], False, loop=loop, graph=b.graph)
     t_vmap, a = _timed(kernel, b, in_shape, first[:half], loop=False)
     t_loop, c = _timed(kernel, b, in_shape, first[half: 2 * half], loop=True)
     _STRATEGY[key] = t_loop < t_vmap
-    rest = [kernel(b.f, b.state, in_shape, first[2 * half:], False, loop=_STRATEGY[key])] if first.shape[0] % 2 else []
+    rest = ([kernel(b.f, b.state, in_shape, first[2 * half:], False, loop=_STRATEGY[key], graph=b.graph)]
+            if first.shape[0] % 2 else [])
     return _STRATEGY[key], torch.cat([a, c, *rest])
 
 
@@ -408,9 +529,37 @@ def full_fp32(device: torch.device):
 
 
 def _chunked(name: str, b: _Bound) -> torch.Tensor:
-    """:func:`_chunks` with TF32 off on CUDA (:func:`full_fp32`)."""
-    with full_fp32(b.x.device):
-        return _chunks(name, b)
+    """:func:`_chunks` with TF32 off on CUDA (:func:`full_fp32`) and torch's vmap performance warnings silenced. The
+    result is differentiable exactly when ``b.graph`` (then ``x`` keeps its graph and the parameters in ``b.state``
+    are the module's own); otherwise ``x`` and the parameters were detached by :func:`_bind` and the result is
+    detached too (a plain callable may close over tensors that require grad), so that no route returns a partial
+    graph."""
+    with full_fp32(b.x.device), _quiet_vmap():
+        out = _chunks(name, b)
+    return out if b.graph else out.detach()
+
+
+@contextlib.contextmanager
+def _quiet_vmap():
+    """The context of every derivative taken here. It silences torch's "There is a performance drop because we
+    have not yet implemented the batching rule" warnings (the strategy "auto" measures what that costs; the user
+    cannot act on them), and it makes attention differentiable in every mode: the fused kernels that
+    ``nn.MultiheadAttention`` and ``nn.TransformerEncoderLayer`` pick in eval mode (the "fast path", flash
+    attention on CPU) have no forward-mode derivative and no double backward in torch 2.13, so attention runs
+    through scaled dot-product attention's math backend (the same numbers) and the fast path is off within."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    mha = getattr(torch.backends, "mha", None)
+    fast = mha.get_fastpath_enabled() if mha is not None else None
+    with warnings.catch_warnings(), sdpa_kernel([SDPBackend.MATH]):
+        warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
+        if mha is not None:
+            mha.set_fastpath_enabled(False)
+        try:
+            yield
+        finally:
+            if mha is not None:
+                mha.set_fastpath_enabled(fast)
 
 
 def _chunks(name: str, b: _Bound) -> torch.Tensor:
@@ -432,7 +581,7 @@ def _chunks(name: str, b: _Bound) -> torch.Tensor:
         chunks = list(flat.split(chunk_size))
         loop, first = (False, None) if forward else _auto_first_chunk(b, kernel, in_shape, chunks[0])
         done = [] if first is None else [first]
-        return torch.cat(done + [kernel(b.f, b.state, in_shape, chunk, forward, loop=loop)
+        return torch.cat(done + [kernel(b.f, b.state, in_shape, chunk, forward, loop=loop, graph=b.graph)
                                  for chunk in chunks[len(done):]])
     chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
@@ -451,6 +600,10 @@ def _sharded(public: Callable, f: FeatureMap, x: torch.Tensor, distributed: bool
     rank then measures them all)."""
     if not _dist.use(distributed) or not isinstance(x, torch.Tensor) or x.ndim == 0:
         return None
+    if _wants_graph(kwargs.get("create_graph"), x):
+        raise ValueError("gradients do not flow back through the gather of distributed=True: pass "
+                         "distributed=False, so that each rank measures (and differentiates) its own points, as in "
+                         "data-parallel training with a geometric penalty")
     n = x.shape[0]
     _dist.agree(n, what="the numbers of points")
     if n < _dist.world_size():
@@ -464,11 +617,13 @@ def jacobian(
     *,
     chunk_size: int | None = None,
     mode: Mode = "auto",
+    strategy: Strategy = "auto",
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     compile: bool = False,
     train_mode: TrainMode = "raise",
-    strategy: str = "auto",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
     distributed: bool | None = None,
 ) -> torch.Tensor:
     r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
@@ -505,6 +660,16 @@ def jacobian(
             kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
             convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
             Forward mode and ``compile=True`` use ``vmap``.
+        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
+            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
+            any other; a wrong index or key raises an error listing the outputs.
+        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
+            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
+            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
+            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
+            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
+            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
+            nothing is recorded at all (no partial graph through some points or some parameters).
         distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
             :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
             most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
@@ -517,32 +682,90 @@ def jacobian(
     Returns:
         ``(B, n, d)`` tensor.
     """
-    sharded = _sharded(jacobian, f, x, distributed, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
-                       compile=compile, train_mode=train_mode, strategy=strategy)
+    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
+                    train_mode=train_mode, select=select, create_graph=create_graph)
+    sharded = _sharded(jacobian, f, x, distributed, **options)
     if sharded is not None:
         return sharded
-    return _chunked("jacobian", _bind(f, x, chunk_size=chunk_size, mode=mode, dtype=dtype, device=device,
-                                      compile=compile, train_mode=train_mode, strategy=strategy))
+    return _chunked("jacobian", _bind(f, x, **options))
 
 
-def metric(f: FeatureMap, x: torch.Tensor, *, distributed: bool | None = None, **kwargs) -> torch.Tensor:
+def metric(
+    f: FeatureMap,
+    x: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    mode: Mode = "auto",
+    strategy: Strategy = "auto",
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+    compile: bool = False,
+    train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
+    distributed: bool | None = None,
+) -> torch.Tensor:
     r"""Pullback metric :math:`g = J^\top J`, :math:`g_{\mu\nu} = \sum_i \partial_\mu f_i\,\partial_\nu f_i`.
 
     Contracted chunk by chunk from the directional derivatives, so the full ``(B, n, d)`` Jacobian is never
     stored.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
-            ``compile``, ``train_mode``) as there.
-        distributed: split the points across ranks, as in :func:`jacobian`.
+        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
+            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
+        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
+        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
+            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
+            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
+        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
+        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
+            (which must be one of those two). Other precisions raise ``TypeError``.
+        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
+        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
+            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
+            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
+            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
+            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
+            torch falls back to eager mode.
+        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
+            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
+            an eval-mode deep copy (``f`` is left in training mode, untouched).
+        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
+            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
+            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
+            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
+            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
+            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
+            Forward mode and ``compile=True`` use ``vmap``.
+        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
+            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
+            any other; a wrong index or key raises an error listing the outputs.
+        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
+            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
+            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
+            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
+            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
+            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
+            nothing is recorded at all (no partial graph through some points or some parameters).
+        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
+            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
+            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
+            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
+            its own). ``None`` (default): split when a process group with more than one rank is initialised;
+            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
+            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
+            passes ``False``); fewer points than ranks are not split.
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
     """
-    sharded = _sharded(metric, f, x, distributed, **kwargs)
+    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
+                    train_mode=train_mode, select=select, create_graph=create_graph)
+    sharded = _sharded(metric, f, x, distributed, **options)
     if sharded is not None:
         return sharded
-    return _chunked("metric", _bind(f, x, **kwargs))
+    return _chunked("metric", _bind(f, x, **options))
+
 
 #: the metric's eigenvalues are used directly where :math:`\lambda_{min} \ge` this times :math:`\lambda_{max}`
 GRAM_RTOL = 1e-4
@@ -553,8 +776,13 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
 
     For tall (or wide) matrices a Householder QR first reduces ``J`` to its ``min(n, d)``-square triangular
     factor ``R`` (same singular values, backward stable), which is much cheaper than an SVD of ``J`` itself.
+    Where ``J`` requires grad, the singular values are taken from an SVD of ``J`` directly: the derivative of
+    :math:`s_i` is :math:`u_i^\top\, dJ\, v_i`, defined for any rank, while QR's derivative needs ``Q`` and
+    ``R^{-1}`` (undefined for a rank-deficient ``J``).
     """
     n, d = J.shape[-2:]
+    if J.requires_grad:
+        return torch.linalg.svdvals(J)
     if n >= 2 * d:
         J = torch.linalg.qr(J, mode="r")[1]
     elif d >= 2 * n:
@@ -562,7 +790,21 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(J)
 
 
-def spectrum(f: FeatureMap, x: torch.Tensor, *, distributed: bool | None = None, **kwargs) -> torch.Tensor:
+def spectrum(
+    f: FeatureMap,
+    x: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    mode: Mode = "auto",
+    strategy: Strategy = "auto",
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+    compile: bool = False,
+    train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
+    distributed: bool | None = None,
+) -> torch.Tensor:
     r"""Square roots of the eigenvalues of :math:`g`, i.e. the singular values :math:`s_i` of :math:`J`.
 
     :math:`\lambda_i(g) = s_i(J)^2`. In float64 with ``d <= n`` the metric is formed first (:func:`metric`,
@@ -576,17 +818,60 @@ def spectrum(f: FeatureMap, x: torch.Tensor, *, distributed: bool | None = None,
     :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
-            ``compile``, ``train_mode``) as there.
-        distributed: split the points across ranks, as in :func:`jacobian`.
+        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
+            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
+        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
+        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
+            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
+            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
+        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
+        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
+            (which must be one of those two). Other precisions raise ``TypeError``.
+        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
+        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
+            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
+            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
+            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
+            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
+            torch falls back to eager mode.
+        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
+            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
+            an eval-mode deep copy (``f`` is left in training mode, untouched).
+        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
+            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
+            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
+            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
+            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
+            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
+            Forward mode and ``compile=True`` use ``vmap``.
+        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
+            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
+            any other; a wrong index or key raises an error listing the outputs.
+        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
+            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
+            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
+            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
+            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
+            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
+            nothing is recorded at all (no partial graph through some points or some parameters).
+        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
+            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
+            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
+            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
+            its own). ``None`` (default): split when a process group with more than one rank is initialised;
+            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
+            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
+            passes ``False``); fewer points than ranks are not split.
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
     """
-    sharded = _sharded(spectrum, f, x, distributed, **kwargs)
+    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
+                    train_mode=train_mode, select=select, create_graph=create_graph)
+    sharded = _sharded(spectrum, f, x, distributed, **options)
     if sharded is not None:
         return sharded
-    return _spectrum(_bind(f, x, **kwargs))
+    return _spectrum(_bind(f, x, **options))
 
 
 def _spectrum(b: _Bound) -> torch.Tensor:
@@ -594,20 +879,25 @@ def _spectrum(b: _Bound) -> torch.Tensor:
         J = _chunked("jacobian", b)
         # the exact singular values of the computed J: a float32 J is decomposed in float64 (cheap next to J)
         return singular_values(J.double()).to(J.dtype) if J.dtype == torch.float32 else singular_values(J)
-    lam = _eigenvalues_descending(_chunked("metric", b))
-    s = lam.clamp_min(0).sqrt()
+    g = _chunked("metric", b)
+    lam = _eigenvalues_descending(g, differentiable=g.requires_grad)
     ill = ~(lam[:, -1] >= GRAM_RTOL * lam[:, 0])  # also NaN, and negative round-off
-    if bool(ill.any()):  # few points: not worth a compilation for their shape
-        s[ill] = singular_values(_chunked("jacobian", b._replace(x=b.x[ill], compile=False)))
-    return s
+    if not bool(ill.any()):
+        return lam.clamp_min(0).sqrt()
+    # few points: not worth a compilation for their shape. Out of place, and no sqrt at the replaced points
+    # (its derivative at 0 is infinite, and 0 * inf would poison the gradients of the parameters)
+    s = torch.where(ill[:, None], torch.ones_like(lam), lam).clamp_min(0).sqrt()
+    idx = ill.nonzero().flatten()
+    return s.index_put((idx,), singular_values(_chunked("jacobian", b._replace(x=b.x[idx], compile=False))))
 
 
-def _eigenvalues_descending(g: torch.Tensor) -> torch.Tensor:
+def _eigenvalues_descending(g: torch.Tensor, differentiable: bool = False) -> torch.Tensor:
     r"""Eigenvalues of symmetric PSD ``(B, d, d)`` matrices, descending. For ``d = 2`` in closed form,
     :math:`\lambda_1 = m + \sqrt{((a - c)/2)^2 + b^2}`, :math:`m = (a + c)/2` (no cancellation) and
     :math:`\lambda_2 = (ac - b^2)/\lambda_1`, whose absolute error :math:`\sim\epsilon\lambda_1` matches a
-    symmetric eigensolver's; otherwise LAPACK via :func:`torch.linalg.eigvalsh`."""
-    if g.shape[-1] != 2:
+    symmetric eigensolver's; otherwise (and where the result is to be differentiated: the closed form's
+    ``hypot`` has no derivative at an isotropic metric) LAPACK via :func:`torch.linalg.eigvalsh`."""
+    if g.shape[-1] != 2 or differentiable:
         return torch.linalg.eigvalsh(g).flip(-1)
     a, b, c = g[:, 0, 0], g[:, 0, 1], g[:, 1, 1]
     big = 0.5 * (a + c) + torch.hypot(0.5 * (a - c), b)
@@ -643,8 +933,16 @@ def log_volume_element(
     *,
     k: int | None = None,
     base: float = 10,
+    chunk_size: int | None = None,
+    mode: Mode = "auto",
+    strategy: Strategy = "auto",
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+    compile: bool = False,
+    train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
     distributed: bool | None = None,
-    **kwargs,
 ) -> torch.Tensor:
     r"""Log volume element :math:`\log_b \sqrt{\det g(x)}`, or the top-``k`` pseudo-determinant.
 
@@ -654,31 +952,74 @@ def log_volume_element(
                \log_b \sqrt{\textstyle\prod_{i \le k}\lambda_i(g)} = \sum_{i=1}^{k} \log_b s_i .
 
     Args:
-        f, x: as in :func:`jacobian`; ``kwargs`` (``chunk_size``, ``mode``, ``strategy``, ``dtype``, ``device``,
-            ``compile``, ``train_mode``) as there.
         k: ``None`` for the full determinant; an integer in ``1..min(n, d)`` for the product of the top ``k``
             eigenvalues. A full metric of rank below ``d`` (e.g. any map with ``n < d``, or a ReLU map whose
             units are all inactive) has volume element 0 and gives ``-inf``: pass ``k`` to measure the volume
             of the subspace the map does not collapse. A ``k`` above the numerical rank of ``J`` (e.g. ``k = 64``
             behind a 32-channel bottleneck) also gives ``-inf``, with a :class:`RankDeficiencyWarning` that
-            names the rank found.
+            names the rank found. Where the result is ``-inf`` it has no derivative (NaN gradients there).
         base: logarithm base (default 10).
-        distributed: split the points across ranks, as in :func:`jacobian` (a :class:`RankDeficiencyWarning` is
-            then issued by the ranks whose shard has such points).
+        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
+            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
+        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
+        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
+            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
+            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
+        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
+        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
+            (which must be one of those two). Other precisions raise ``TypeError``.
+        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
+        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
+            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
+            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
+            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
+            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
+            torch falls back to eager mode.
+        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
+            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
+            an eval-mode deep copy (``f`` is left in training mode, untouched).
+        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
+            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
+            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
+            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
+            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
+            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
+            Forward mode and ``compile=True`` use ``vmap``.
+        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
+            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
+            any other; a wrong index or key raises an error listing the outputs.
+        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
+            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
+            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
+            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
+            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
+            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
+            nothing is recorded at all (no partial graph through some points or some parameters).
+        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
+            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
+            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
+            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
+            its own). ``None`` (default): split when a process group with more than one rank is initialised;
+            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
+            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
+            passes ``False``); fewer points than ranks are not split.
 
-    With ``dtype=torch.float32`` (half the memory and time, e.g. for ResNet-34 on a GPU) the Jacobian is computed
-    in float32 with TF32 off (:func:`full_fp32`), its singular values are taken in float64 and their logarithms
-    summed in float64; singular values below ``max(n, d) * eps * s_max`` (float32 ``eps``) count as zero.
+    With ``dtype=torch.float32`` (half the memory, e.g. for ResNet-34 on a GPU; what it saves in time depends on
+    the map and the device: ``benchmarks/bench_volume.py``) the Jacobian is computed in float32 with TF32 off
+    (:func:`full_fp32`), its singular values are taken in float64 and their logarithms summed in float64;
+    singular values below ``max(n, d) * eps * s_max`` (float32 ``eps``) count as zero.
 
     Returns:
         ``(B,)`` float64 tensor.
     """
     k = check_int(k, "k", min=1, none_ok=True)
     base = check_base(base)
-    sharded = _sharded(log_volume_element, f, x, distributed, k=k, base=base, **kwargs)
+    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
+                    train_mode=train_mode, select=select, create_graph=create_graph)
+    sharded = _sharded(log_volume_element, f, x, distributed, k=k, base=base, **options)
     if sharded is not None:
         return sharded
-    b = _bind(f, x, **kwargs)
+    b = _bind(f, x, **options)
     if k is not None and k > min(b.n, b.d):
         raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{min(b.n, b.d)}; got {k!r}")
     return log_volume(_spectrum(b), b.d, k, base)
@@ -753,8 +1094,9 @@ def _check_curvature_dim(d: int, argname: str) -> None:
 # -- pullback maps: J and H by nested forward mode -----------------------------------------------------------------
 
 
-def _prepare_map(f, x, dtype, device, chunk_size, what: str, train_mode: str):
-    b = _bind(f, x, chunk_size=chunk_size, dtype=dtype, device=device, train_mode=train_mode)
+def _prepare_map(f, x, dtype, device, chunk_size, what: str, train_mode: str, select, create_graph):
+    b = _bind(f, x, chunk_size=chunk_size, dtype=dtype, device=device, train_mode=train_mode, select=select,
+              create_graph=create_graph)
     in_shape, n, d = b.x.shape[1:], b.n, b.d
     _check_curvature_dim(d, "x")
     if n < d:
@@ -763,7 +1105,7 @@ def _prepare_map(f, x, dtype, device, chunk_size, what: str, train_mode: str):
             f"<= n < d everywhere, so the {what} is undefined"
         )
     fn = functools.partial(_call, b.f, b.state)
-    return b.x.reshape(-1, d), fn, in_shape, _per_point(fn, in_shape), n, d, b.chunk_size
+    return b.x.reshape(-1, d), fn, in_shape, _per_point(fn, in_shape), n, d, b.chunk_size, b.graph
 
 
 def _batched_jets(rows: Callable[[torch.Tensor], torch.Tensor], flat: torch.Tensor):
@@ -884,12 +1226,18 @@ def _metric_curvature(gfun, x, what: str, *, chunk_size, rtol, degenerate, dtype
     return apply_policy(torch.cat(outs), torch.cat(flats), torch.cat(bads), degenerate, _CURVATURE_NAMES[what], x)
 
 
-def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dtype, device,
-                   train_mode) -> torch.Tensor:
+def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dtype, device, train_mode, select,
+                   create_graph) -> torch.Tensor:
     check_policy(degenerate, method)
     rtol = check_rtol(rtol)
-    flat_x, fn, in_shape, single, n, d, chunk_size = _prepare_map(f, x, dtype, device, chunk_size,
-                                                                     _CURVATURE_NAMES[what], train_mode)
+    flat_x, fn, in_shape, single, n, d, chunk_size, graph = _prepare_map(
+        f, x, dtype, device, chunk_size, _CURVATURE_NAMES[what], train_mode, select, create_graph)
+    with _quiet_vmap():
+        out = _map_curvature_chunks(flat_x, fn, in_shape, single, n, d, what, method, chunk_size, rtol, degenerate)
+    return out if graph else out.detach()
+
+
+def _map_curvature_chunks(flat_x, fn, in_shape, single, n, d, what, method, chunk_size, rtol, degenerate):
     rtol = max(n, d) * torch.finfo(flat_x.dtype).eps if rtol is None else rtol
     if method == "christoffel" and what != "christoffel":
         inner = jacfwd(single) if d <= n else jacrev(single)
@@ -942,7 +1290,10 @@ _MAP_ARGS_DOC = r"""
             at once for the Christoffel route.
         rtol: relative eigenvalue threshold for degenerate metrics (default ``max(n, d) * eps``).
         degenerate: ``"raise"`` (default) or ``"nan"``; see *Degenerate points*.
-        dtype, device, train_mode: as in :func:`jacobian` (float64 by default).
+        dtype, device, train_mode, select: as in :func:`jacobian` (float64 by default).
+        create_graph: as in :func:`jacobian`: the result is differentiable with respect to ``x`` and the
+            parameters of ``f`` (third derivatives of ``f``, by autodiff through the nested forward-mode
+            derivatives; e.g. a curvature penalty); ``None``: when grad mode is on and ``x`` requires grad.
 """
 
 _METRIC_ARGS_DOC = r"""
@@ -970,6 +1321,8 @@ def christoffel_symbols(
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
 ) -> torch.Tensor:
     r"""Christoffel symbols :math:`\Gamma^\lambda_{\mu\nu}` of the pullback metric of ``f``.
 
@@ -986,7 +1339,8 @@ def christoffel_symbols(
         ``(B, d, d, d)`` tensor ``Gamma[b, l, mu, nu]``, symmetric in ``mu, nu``.
     """
     return _map_curvature(f, x, "christoffel", method="gauss", chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
+                          select=select, create_graph=create_graph)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -1001,6 +1355,8 @@ def riemann_tensor(
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
 ) -> torch.Tensor:
     r"""Riemann tensor :math:`R^\rho{}_{\sigma\mu\nu}` of the pullback metric of ``f``.
 
@@ -1024,7 +1380,8 @@ def riemann_tensor(
         ``(B, d, d, d, d)`` tensor ``R[b, rho, sigma, mu, nu]``, antisymmetric in ``mu, nu``.
     """
     return _map_curvature(f, x, "riemann", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
+                          select=select, create_graph=create_graph)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -1039,6 +1396,8 @@ def ricci_tensor(
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
 ) -> torch.Tensor:
     r"""Ricci tensor :math:`R_{\mu\nu} = R^\rho{}_{\mu\rho\nu}` of the pullback metric of ``f``.
 
@@ -1049,7 +1408,8 @@ def ricci_tensor(
         ``(B, d, d)`` symmetric tensor.
     """
     return _map_curvature(f, x, "ricci", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
+                          select=select, create_graph=create_graph)
 
 
 @_curvature_doc(_MAP_ARGS_DOC)
@@ -1064,6 +1424,8 @@ def ricci_scalar(
     dtype: torch.dtype | None = torch.float64,
     device: str | torch.device | None = "auto",
     train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
 ) -> torch.Tensor:
     r"""Ricci scalar :math:`R = g^{\mu\nu} R_{\mu\nu}` of the pullback metric of ``f``, by autodiff.
 
@@ -1089,7 +1451,8 @@ def ricci_scalar(
         ``(B,)`` tensor.
     """
     return _map_curvature(f, x, "scalar", method=method, chunk_size=chunk_size, rtol=rtol,
-                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode)
+                          degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
+                          select=select, create_graph=create_graph)
 
 
 @_curvature_doc(_METRIC_ARGS_DOC)

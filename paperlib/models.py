@@ -353,3 +353,50 @@ class LeNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"activation={self.activation!r}"
+
+
+__all__ += ["VisionTransformer"]
+
+
+class VisionTransformer(nn.Module):
+    r"""A small vision transformer (Dosovitskiy et al., 2021): non-overlapping ``patch x patch`` patches embedded by
+    one strided convolution, a learned class token and learned position embeddings, ``depth`` pre-norm encoder
+    layers of :class:`torch.nn.TransformerEncoder` (``heads`` heads, MLP width ``mlp_ratio * dim``, GELU), a final
+    layer norm and a linear readout of the class token:
+
+    .. math::  z_0 = [c;\ P x] + E, \qquad z_\ell = \mathrm{Enc}_\ell(z_{\ell-1}), \qquad
+               \text{logits} = W\,\mathrm{LN}(z_L)_0 + b .
+
+    Dropout is 0 (so eval and training mode compute the same map). PyTorch's default initialisation, with the
+    class token and position embeddings drawn from :math:`N(0, 0.02^2)`.
+
+    Args:
+        image_size: side of the square input images (a multiple of ``patch``); patch: patch side;
+        in_channels, num_classes; dim: embedding width (a multiple of ``heads``); depth: encoder layers;
+        heads: attention heads; mlp_ratio: hidden width of each layer's MLP over ``dim``.
+
+    ``forward(x)``: ``(B, in_channels, image_size, image_size) -> (B, num_classes)``.
+    """
+
+    def __init__(self, image_size: int = 32, patch: int = 4, in_channels: int = 1, num_classes: int = 2,
+                 dim: int = 64, depth: int = 2, heads: int = 4, mlp_ratio: int = 2):
+        super().__init__()
+        size, p = check_int(image_size, "image_size", min=1), check_int(patch, "patch", min=1)
+        if size % p:
+            raise ValueError(f"image_size must be a multiple of patch; got image_size={size}, patch={p}")
+        dim, heads = check_int(dim, "dim", min=1), check_int(heads, "heads", min=1)
+        if dim % heads:
+            raise ValueError(f"dim must be a multiple of heads; got dim={dim}, heads={heads}")
+        self.embed = nn.Conv2d(check_int(in_channels, "in_channels", min=1), dim, p, stride=p)
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, (size // p) ** 2 + 1, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, check_int(mlp_ratio, "mlp_ratio", min=1) * dim, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, check_int(depth, "depth", min=1), enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, check_int(num_classes, "num_classes", min=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.embed(x).flatten(2).transpose(1, 2)  # (B, patches, dim)
+        z = torch.cat([self.cls.expand(z.shape[0], -1, -1), z], dim=1) + self.pos
+        return self.head(self.norm(self.encoder(z))[:, 0])

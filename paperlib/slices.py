@@ -44,11 +44,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from ._checks import check_float_dtype, check_int
 from .data import Grid
 
-__all__ = ["Line", "Plane", "line", "plane", "ANCHOR_COORDS", "barycentric"]
+__all__ = ["Line", "Plane", "SliceMap", "line", "plane", "ANCHOR_COORDS", "barycentric"]
 
 _S3 = math.sqrt(3.0)
 
@@ -74,6 +75,34 @@ def _anchor(x: object, name: str, dtype: torch.dtype) -> torch.Tensor:
 def _same_shape(ref: torch.Tensor, other: torch.Tensor, name: str) -> None:
     if other.shape != ref.shape:
         raise ValueError(f"{name} must have the same shape as x1 {tuple(ref.shape)}; got {tuple(other.shape)}")
+
+
+class SliceMap(nn.Module):
+    r"""A model restricted to a line or a plane of its input space, as a map of the slice's coordinates:
+    :math:`c \mapsto f(o + \sum_j c_j v_j)`, ``(B, m) -> f``'s output, with the origin :math:`o` and the
+    directions :math:`v_j` held as buffers (``origin: (*shape)``, ``directions: (m, *shape)``).
+
+    Being an ``nn.Module`` that contains the model, it is cast for the computation by :mod:`paperlib.geometry`
+    like any module (a ``lambda c: model(o + c @ V)`` would keep the model's float32 parameters), so the metric,
+    volume element and curvature of the slice are measured in float64: e.g.
+    ``geometry.ricci_scalar(plane.restrict(model), plane.coords)``. Made by :meth:`Line.restrict` and
+    :meth:`Plane.restrict`; the model itself is not copied or modified.
+    """
+
+    def __init__(self, model: nn.Module, origin: torch.Tensor, directions: torch.Tensor):
+        super().__init__()
+        if not callable(model):
+            raise TypeError(f"model must be a callable feature map; got {type(model).__name__}")
+        self.model = model
+        self.register_buffer("origin", origin.detach().clone())
+        self.register_buffer("directions", directions.detach().clone())
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        m = self.directions.shape[0]
+        if coords.ndim != 2 or coords.shape[1] != m:
+            raise ValueError(f"coords must have shape (B, {m}) (the slice's coordinates); got {tuple(coords.shape)}")
+        points = self.origin + torch.tensordot(coords, self.directions, dims=1)
+        return self.model(points)
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,11 @@ class Line:
     def midpoint(self) -> torch.Tensor:
         r"""``(*shape)``: :math:`(x_1 + x_2)/2`, the point at :math:`t = 1/2`."""
         return 0.5 * (self.anchors[0] + self.anchors[1])
+
+    def restrict(self, model: nn.Module) -> SliceMap:
+        r""":class:`SliceMap` of ``model`` along the line, :math:`t \mapsto f(x_1 + t(x_2 - x_1))`: ``(B, 1)``
+        values of ``t`` (e.g. ``line.t[:, None]``) -> ``model``'s output."""
+        return SliceMap(model, self.anchors[0], (self.anchors[1] - self.anchors[0]).unsqueeze(0))
 
 
 @dataclass(frozen=True)
@@ -157,6 +191,12 @@ class Plane:
     def image(self, values: torch.Tensor) -> torch.Tensor:
         """Reshape per-point values ``(steps * steps, ...)`` into an image ``(steps, steps, ...)`` (rows: ``b``)."""
         return self.grid.image(values)
+
+    def restrict(self, model: nn.Module) -> SliceMap:
+        r""":class:`SliceMap` of ``model`` on the plane, :math:`(a, b) \mapsto f(o + a\,r + b\,u)`: ``(B, 2)``
+        coordinates (e.g. ``plane.coords``) -> ``model``'s output, so that ``geometry.metric(plane.restrict(model),
+        plane.coords)`` is the ``2 x 2`` metric the plane inherits."""
+        return SliceMap(model, self.origin, torch.stack([self.right, self.up]))
 
 
 def barycentric(coords: torch.Tensor) -> torch.Tensor:
