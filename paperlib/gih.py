@@ -6,8 +6,11 @@ For a network :math:`f_\theta: \mathbb{R}^D \to \mathbb{R}^C` and a scalar outpu
 .. math::  G = \mathbb{E}_{\theta}\, \mathbb{E}_{x \sim N(0, \sigma_x^2 I)}
            \big[\nabla_x s_\theta(x)\, \nabla_x s_\theta(x)^\top\big] \in \mathbb{R}^{D \times D},
 
-the expectation over the law of the parameters at initialisation (PyTorch's default initialisation here) and
-over small random inputs. Two outputs are offered:
+the expectation over the law of the parameters at initialisation and over small random inputs. The law is the
+architecture's own: PyTorch's default initialisation for the named architectures of the paper (:func:`network`),
+whatever a factory ``() -> nn.Module`` does for your own (see *Which networks* below). Inputs are batches
+``(B, *in_shape)``, ``D = prod(in_shape)``; the network's output for each input is flattened to ``C`` numbers
+(a network that returns a tuple, list or dict is told which entry to use with ``select=``). Two outputs are offered:
 
 - ``output="mean"``: :math:`s = \tfrac1C \sum_c f_c`, the mean over classes. This is what the authors' numbers
   correspond to: they differentiate ``output.mean()`` over a batch of ``B`` inputs and the classes, so each of
@@ -27,19 +30,39 @@ error is reported as the standard error of the Frobenius norm,
 computed from the ``M x M`` Gram matrix of each network's rows :math:`R_k`, without storing any ``D x D``
 matrix per network.
 
-Routes (``route=``):
+Which networks. Network ``k`` belongs to the seed :math:`s_k` = ``seed * 1_000_003 + k`` (whatever the chunking
+and the route), and its ``inputs`` points to a generator seeded with :math:`s_k` ``+ 1_000_003 // 2``:
 
-- ``"modules"``: build each network with its constructor (its own default initialisation), one at a time;
-- ``"stacked"``: draw the parameters of a chunk of networks directly in stacked form with the default
-  initialisation's law (``Linear``/``Conv`` weights and biases :math:`U(\pm 1/\sqrt{\text{fan\_in}})`; batch-norm
-  weights 1, biases 0), and evaluate them at once with :func:`torch.func.vmap` over
-  :func:`torch.func.functional_call`, never building ``N`` modules;
+- a *named* architecture (a string of :data:`ARCHITECTURES`, built by :func:`network`) has only layers with
+  PyTorch's default initialisation -- ``Linear``/``Conv`` weights and biases :math:`U(\pm 1/\sqrt{\text{fan\_in}})`,
+  batch-norm weights 1 and biases 0 -- which :func:`stacked_parameters` replicates and draws directly: network
+  ``k`` is the template with the parameters ``stacked_parameters(template, [s_k])``;
+- a *factory* (your own architecture) may initialise its own way (``kaiming_normal_``, :math:`N(0, 1)` weights,
+  zero biases, ...), which no law replayed here can know (replaying the default law would give a silently wrong
+  :math:`G`: a trace about 35 times too small for a small Kaiming-initialised ReLU CNN, about 1000 times for an
+  MLP with :math:`N(0, 1)` weights): network ``k`` is the module the factory builds after
+  ``torch.manual_seed(s_k)`` (the global generator is restored afterwards).
+
+Routes (``route=``) decide how these networks are evaluated, never which:
+
+- ``"modules"``: one network at a time (named: :func:`torch.func.functional_call` of the template with network
+  ``k``'s parameters; factory: the module built);
+- ``"stacked"``: a chunk of networks at once, their parameters (and, for a factory, buffers) stacked along a new
+  first dimension and evaluated with :func:`torch.func.vmap` over :func:`torch.func.functional_call` (named: the
+  parameters drawn directly in stacked form, never building ``N`` modules; factory: the modules built, then
+  stacked -- their structure, parameter and buffer names and shapes must agree, else ``ValueError``: use
+  ``route="modules"``);
 - ``"auto"``: time both on a pilot of a few networks and take the faster (remembered per architecture, input
-  count and device).
+  count, output, dtype and device).
 
-The estimate is reproducible from ``seed`` and the route: network ``k`` is drawn from a generator seeded with
-``seed * 1_000_003 + k``, whatever the chunking. With :math:`\sigma_x = 10^{-3}` the inputs of one network are so
-close that one input per network gives nearly the same estimate as 128 (the benchmark measures the difference).
+So both routes evaluate the very same networks at the very same inputs, and their estimates agree to
+floating-point rounding (batched kernels may order their sums differently): ``route="auto"`` changes the speed,
+never the answer. With :math:`\sigma_x = 10^{-3}` the inputs of one network are so close that one input per
+network gives nearly the same estimate as 128 (the benchmark measures the difference).
+
+Precision. Networks run in float32 by default: the Monte-Carlo error of :math:`\hat G` is at least
+:math:`10^{-2}` relative in every use (a few thousand networks), which dwarfs float32 rounding (about
+:math:`10^{-7}` relative); the sums over networks are kept in float64, and ``dtype=torch.float64`` is available.
 
 Also here: the evolution at initialisation :math:`\Delta^0 = \tfrac{d}{dt} G^t|_{t=0}` under gradient flow on the
 squared error (:func:`evolution_at_init`), the alignment :math:`\rho(A, B) = \operatorname{tr}(AB) /
@@ -58,6 +81,7 @@ import dataclasses
 import functools
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -67,7 +91,8 @@ from torch.func import functional_call, grad, jvp, vmap
 
 from . import distributed as _dist
 from . import models as _models
-from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
+from ._checks import (check_bool, check_choice, check_float_dtype, check_int, check_ints, check_number,
+                      resolve_device)
 
 __all__ = [
     "ARCHITECTURES",
@@ -180,25 +205,64 @@ def stacked_parameters(template: nn.Module, seeds: Sequence[int], *, dtype: torc
 # -- input gradients -------------------------------------------------------------------------------------------------
 
 
-def _scalars(out: torch.Tensor, output: str) -> list[torch.Tensor]:
-    """The scalar outputs whose input gradients are rows: ``[mean over classes]`` or ``[logit c for each c]``."""
-    out = out.reshape(*out.shape[:-1], -1) if out.ndim > 1 else out[..., None]
+def _check_select(select: object) -> int | str | None:
+    if select is not None and (isinstance(select, bool) or not isinstance(select, (int, str))):
+        raise TypeError(f"select must be None, an index (int) or a key (str) of the network's output; got {select!r}")
+    return select
+
+
+def _pick(out: object, select: int | str | None) -> torch.Tensor:
+    """The output tensor to differentiate: ``out`` itself, or ``out[select]`` of a tuple, list or dict output."""
+    if select is not None:
+        if isinstance(out, Mapping):
+            if select not in out:
+                raise ValueError(f"select={select!r}: the network returns a {type(out).__name__} with keys "
+                                 f"{list(out)}; pass one of them")
+        elif isinstance(out, (tuple, list)):
+            if not isinstance(select, int) or not -len(out) <= select < len(out):
+                raise ValueError(f"select={select!r}: the network returns a {type(out).__name__} of {len(out)} "
+                                 f"outputs; pass an index 0 .. {len(out) - 1}")
+        else:
+            raise TypeError(f"select={select!r} picks an entry of a tuple, list or dict output, but the network "
+                            f"returns a {type(out).__name__}; leave select=None")
+        out = out[select]
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, Mapping):
+        keys = list(out)
+        hint = f"select={keys[0]!r}" if keys else "select='logits'"
+        raise TypeError(f"the network returns a {type(out).__name__} (keys {keys}), not a tensor; choose the "
+                        f"output to differentiate with select=KEY, e.g. {hint} or select='logits'")
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"the network returns a {type(out).__name__} of {len(out)} outputs, not a tensor; choose "
+                        "the output to differentiate with select=INDEX, e.g. select=0")
+    raise TypeError(f"the network returns a {type(out).__name__}, not a tensor of outputs (B, C)")
+
+
+def _scalars(out: torch.Tensor, output: str, batch_dims: int = 1) -> list[torch.Tensor]:
+    """The scalar outputs whose input gradients are rows, from outputs whose first ``batch_dims`` dimensions are
+    batch dimensions, flattened per point to ``C`` numbers: ``[mean over the C]`` or ``[output c for each c]``."""
+    out = out.flatten(batch_dims) if out.ndim > batch_dims else out[..., None]
     if output == "mean":
         return [out.mean(-1)]
     return [out[..., c] for c in range(out.shape[-1])]
 
 
-def input_gradients(model: nn.Module, x: torch.Tensor, output: str = "mean") -> torch.Tensor:
+def input_gradients(model: nn.Module, x: torch.Tensor, output: str = "mean", *,
+                    select: int | str | None = None) -> torch.Tensor:
     r"""Rows :math:`\nabla_x s(x_b)` of one network at a batch of inputs: ``x: (B, *in_shape)`` ->
-    ``(M, D)``, ``D = prod(in_shape)``, ``M = B`` for ``output="mean"`` (:math:`s = \tfrac1C\sum_c f_c`) and
-    ``M = B C`` for ``"logits"`` (rows of logit 0 for every input, then logit 1, ...).
+    ``(M, D)``, ``D = prod(in_shape)``, ``M = B`` for ``output="mean"`` (:math:`s = \tfrac1C\sum_c f_c` over the
+    ``C`` numbers of each point's output, flattened) and ``M = B C`` for ``"logits"`` (rows of logit 0 for every
+    input, then logit 1, ...). ``select``: for a model returning a tuple, list or dict, the entry (index or key)
+    to differentiate.
 
     The model must treat the points of a batch independently (eval mode with batch norm); it is not modified.
     """
     check_choice(output, "output", OUTPUTS)
+    _check_select(select)
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(f"x must be a batch (B, *in_shape); got {getattr(x, 'shape', type(x).__name__)}")
-    return _gradient_rows(model, x, output, batch_dims=1)
+    return _gradient_rows(lambda xx: _pick(model(xx), select), x, output, batch_dims=1)
 
 
 def _gradient_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, output: str,
@@ -208,15 +272,20 @@ def _gradient_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, 
     the points' dimension: ``(..., M, D)``."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        scalars = _scalars(fn(x), output)
+        scalars = _scalars(fn(x), output, batch_dims)
         rows = [torch.autograd.grad(s.sum(), x, retain_graph=i < len(scalars) - 1)[0].flatten(batch_dims)
                 for i, s in enumerate(scalars)]
     return torch.cat(rows, dim=batch_dims - 1)
 
 
-def _stacked_rows(template: nn.Module, params: dict, buffers: dict, x: torch.Tensor, output: str) -> torch.Tensor:
-    """Rows ``(N, M, D)`` of ``N`` stacked networks at their inputs ``x: (N, B, *in_shape)``."""
-    stacked = vmap(lambda p, xx: functional_call(template, (p, buffers), (xx,)))
+def _stacked_rows(template: nn.Module, params: dict, buffers: dict, x: torch.Tensor, output: str,
+                  per_network_buffers: bool = False, select: int | str | None = None) -> torch.Tensor:
+    """Rows ``(N, M, D)`` of ``N`` stacked networks at their inputs ``x: (N, B, *in_shape)``; the buffers are
+    shared, or stacked like the parameters with ``per_network_buffers``."""
+    if per_network_buffers:
+        each = vmap(lambda p, b, xx: _pick(functional_call(template, (p, b), (xx,)), select))
+        return _gradient_rows(lambda xx: each(params, buffers, xx), x, output, batch_dims=2)
+    stacked = vmap(lambda p, xx: _pick(functional_call(template, (p, buffers), (xx,)), select))
     return _gradient_rows(lambda xx: stacked(params, xx), x, output, batch_dims=2)
 
 
@@ -321,38 +390,143 @@ def combine(estimates: Sequence[AverageGeometry]) -> AverageGeometry:
                                route="+".join(routes), seconds=sum(e.seconds for e in estimates))
 
 
-def _factory(architecture: str | Callable[[], nn.Module], network_kwargs: dict) -> tuple[Callable, tuple]:
-    if callable(architecture):
-        shape = network_kwargs.pop("in_shape", None)
-        if shape is None or network_kwargs:
-            raise TypeError("with a factory for architecture, pass in_shape=(C, H, W) (and no network options)")
-        return architecture, tuple(check_ints(shape, "in_shape", min=1))
-    check_choice(architecture, "architecture", ARCHITECTURES)
-    size = network_kwargs.get("image_size", 32)
-    return (functools.partial(network, architecture, **network_kwargs),
-            (network_kwargs.get("in_channels", 1), size, size))
+def _factory(architecture: object, in_shape: object, network_kwargs: dict) -> tuple[Callable, tuple, bool]:
+    """``(factory, in_shape, named)`` for ``architecture``: a name of :data:`ARCHITECTURES` (with the options of
+    :func:`network`) or a factory ``() -> nn.Module`` (with ``in_shape``)."""
+    if isinstance(architecture, nn.Module):
+        raise TypeError(
+            f"architecture must be a factory () -> nn.Module, not a module instance ({type(architecture).__name__}):"
+            " the average is over freshly initialised networks, so it must build a new one for every seed; pass "
+            f"e.g. `lambda: {type(architecture).__name__}(...)` or the class {type(architecture).__name__} itself, "
+            f"or a name of {ARCHITECTURES}")
+    if isinstance(architecture, str):
+        check_choice(architecture, "architecture", ARCHITECTURES)
+        if in_shape is not None:
+            raise TypeError(f"in_shape is only for a factory; the named architecture {architecture!r} takes "
+                            "(in_channels, image_size, image_size) from its options in_channels= and image_size=")
+        size = network_kwargs.get("image_size", 32)
+        return (functools.partial(network, architecture, **network_kwargs),
+                (network_kwargs.get("in_channels", 1), size, size), True)
+    if not callable(architecture):
+        raise TypeError(f"architecture must be a name of {ARCHITECTURES} or a factory () -> nn.Module; got "
+                        f"{type(architecture).__name__}")
+    if network_kwargs:
+        raise TypeError(f"the options {sorted(network_kwargs)} are for a named architecture; with a factory, set "
+                        "them inside it (e.g. `lambda: MyNet(width=8)`)")
+    if in_shape is None:
+        raise TypeError("with a factory for architecture, pass in_shape=(C, H, W): the shape of one input, without "
+                        "the batch dimension")
+    return architecture, check_ints(in_shape, "in_shape", min=1), False
 
 
-def _chunk_rows_modules(factory, seeds, inputs, sigma_x, shape, output, dtype, dev) -> torch.Tensor:
+def _build(factory: Callable[[], nn.Module]) -> nn.Module:
+    net = factory()
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"architecture: the factory returned a {type(net).__name__}, not an nn.Module; it must build "
+                        "and return a freshly initialised network, e.g. `lambda: MyNet()`")
+    return net
+
+
+class _CannotStack(ValueError):
+    """A factory's networks cannot be stacked (``route="stacked"``); ``route="auto"`` then takes ``"modules"``."""
+
+
+def _signature(net: nn.Module) -> tuple:
+    return (type(net), repr(net), [(n, tuple(p.shape), p.dtype) for n, p in net.named_parameters()],
+            [(n, tuple(b.shape), b.dtype) for n, b in net.named_buffers()])
+
+
+class _Networks:
+    """The networks of an estimate (module docstring, *Which networks*): network ``k`` belongs to the seed ``s_k``.
+
+    Named architecture: the template (built with ``seed``) with the parameters ``stacked_parameters(template,
+    [s_k])`` and the template's buffers. Factory: the module built after ``torch.manual_seed(s_k)``; the template
+    (also built with ``seed``) lends its ``forward`` to the stacked route.
+    """
+
+    def __init__(self, factory: Callable[[], nn.Module], named: bool, shape: tuple, select, seed: int,
+                 dtype: torch.dtype, dev: torch.device):
+        self.factory, self.named, self.shape, self.select = factory, named, shape, select
+        self.dtype, self.dev = dtype, dev
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            template = _build(factory)
+        self.template = template.eval().to(dev, dtype)
+        self.buffers = {n: b.to(dev, dtype if b.is_floating_point() else b.dtype)
+                        for n, b in self.template.named_buffers()}
+
+    def outputs(self) -> int:
+        """``C``, the numbers of each point's output, from a batch ``(1, *in_shape)`` of zeros (which checks
+        ``in_shape`` and the output's type)."""
+        x = torch.zeros(1, *self.shape, dtype=self.dtype, device=self.dev)
+        try:
+            with torch.no_grad():
+                out = self.template(x)
+        except Exception as exc:
+            raise ValueError(
+                f"in_shape={self.shape}: the network failed on a batch of shape {tuple(x.shape)} ({type(exc).__name__}:"
+                f" {exc}); in_shape must be the shape of one input without the batch dimension, as the network "
+                "expects it") from exc
+        out = _pick(out, self.select)
+        if out.ndim == 0 or out.shape[0] != 1 or not out.is_floating_point():
+            raise ValueError(f"the network must map a batch (B, *in_shape) to floating outputs (B, ...); a batch of "
+                             f"shape {tuple(x.shape)} gave {out.dtype} of shape {tuple(out.shape)}")
+        return max(1, math.prod(out.shape[1:]))
+
+    def _modules(self, seeds: Sequence[int]) -> list[nn.Module]:
+        nets = []
+        with torch.random.fork_rng(devices=[]):
+            for s in seeds:
+                torch.manual_seed(s)
+                nets.append(_build(self.factory).eval().to(self.dev, self.dtype))
+        return nets
+
+    def one(self, s: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Network ``s`` as a function of a batch ``(B, *in_shape)`` -> its output tensor."""
+        if self.named:
+            p = {k: v[0] for k, v in stacked_parameters(self.template, [s], dtype=self.dtype, device=self.dev).items()}
+            return lambda x: _pick(functional_call(self.template, (p, self.buffers), (x,)), self.select)
+        (net,) = self._modules([s])
+        return lambda x: _pick(net(x), self.select)
+
+    def stacked(self, seeds: Sequence[int]) -> tuple[dict, dict, bool]:
+        """``(params, buffers, per_network_buffers)``: the parameters ``{name: (n, *shape)}`` of the networks of
+        ``seeds``, and the buffers (shared, or stacked too for a factory)."""
+        if self.named:
+            return stacked_parameters(self.template, seeds, dtype=self.dtype, device=self.dev), self.buffers, False
+        nets, want = self._modules(seeds), _signature(self.template)
+        for s, net in zip(seeds, nets):
+            if _signature(net) != want:
+                raise _CannotStack(
+                    f"route='stacked' evaluates the factory's networks as one stacked network, but the one of seed "
+                    f"{s} differs from the template's structure (modules, parameter or buffer names, shapes or dtypes);"
+                    " use route='modules', which evaluates them one at a time")
+        each = [(dict(net.named_parameters()), dict(net.named_buffers())) for net in nets]
+        params = {n: torch.stack([p[n].detach() for p, _ in each]) for n, _ in self.template.named_parameters()}
+        buffers = {n: torch.stack([b[n] for _, b in each]) for n, _ in self.template.named_buffers()}
+        return params, buffers, True
+
+
+def _points(s: int, inputs: int, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """The ``inputs`` standard normal points of network ``s`` (on the CPU; times ``sigma_x`` by the caller)."""
+    gen = torch.Generator().manual_seed(s + _SEED_STRIDE // 2)
+    return torch.randn(inputs, *shape, generator=gen, dtype=dtype)
+
+
+def _chunk_rows_modules(nets: _Networks, seeds, inputs, sigma_x, shape, output, dtype, dev) -> torch.Tensor:
+    """Rows ``(n, M, D)`` of the networks of ``seeds``, one network at a time."""
     rows = []
-    with torch.random.fork_rng(devices=[]):
-        for s in seeds:
-            torch.manual_seed(s)
-            net = factory().eval().to(dev, dtype)
-            gen = torch.Generator().manual_seed(s + _SEED_STRIDE // 2)
-            x = torch.randn(inputs, *shape, generator=gen, dtype=dtype).to(dev) * sigma_x
-            rows.append(input_gradients(net, x, output))
+    for s in seeds:
+        x = _points(s, inputs, shape, dtype).to(dev) * sigma_x
+        rows.append(_gradient_rows(nets.one(s), x, output, batch_dims=1))
     return torch.stack(rows)
 
 
-def _chunk_rows_stacked(template, seeds, inputs, sigma_x, shape, output, dtype, dev) -> torch.Tensor:
-    params = stacked_parameters(template, seeds, dtype=dtype, device=dev)
-    xs = []
-    for s in seeds:  # the inputs continue each network's generator after its parameters' seed stream
-        gen = torch.Generator().manual_seed(s + _SEED_STRIDE // 2)
-        xs.append(torch.randn(inputs, *shape, generator=gen, dtype=dtype))
-    buffers = {n: b.to(dev, dtype if b.is_floating_point() else b.dtype) for n, b in template.named_buffers()}
-    return _stacked_rows(template, params, buffers, torch.stack(xs).to(dev) * sigma_x, output)
+def _chunk_rows_stacked(nets: _Networks, seeds, inputs, sigma_x, shape, output, dtype, dev) -> torch.Tensor:
+    """Rows ``(n, M, D)`` of the networks of ``seeds``, stacked and evaluated at once."""
+    params, buffers, per_network = nets.stacked(seeds)
+    xs = torch.stack([_points(s, inputs, shape, dtype) for s in seeds]).to(dev) * sigma_x
+    return _stacked_rows(nets.template, params, buffers, xs, output, per_network, nets.select)
 
 
 def _auto_chunk(inputs: int, output_rows: int, d: int) -> int:
@@ -362,7 +536,9 @@ def _auto_chunk(inputs: int, output_rows: int, d: int) -> int:
 
 def _pick_route(key: tuple, run: Callable[[str, list], torch.Tensor], seeds: list) -> tuple[str, torch.Tensor | None]:
     """``route="auto"``: run both routes on the pilot ``seeds`` (first half to warm up, second half timed); return
-    the faster and its rows for the pilot (reused by the estimate)."""
+    the faster and its rows for the pilot (reused by the estimate). The two routes evaluate the same networks, so
+    the choice changes the speed only; ``"stacked"`` is skipped where it fails (e.g. a factory whose networks
+    cannot be stacked, or a layer :func:`torch.func.vmap` cannot batch), and an error of ``"modules"`` is raised."""
     if key in _ROUTE:
         return _ROUTE[key], None
     timing, rows, h = {}, {}, max(1, len(seeds) // 2)
@@ -372,7 +548,9 @@ def _pick_route(key: tuple, run: Callable[[str, list], torch.Tensor], seeds: lis
             start = time.perf_counter()
             rows[route] = torch.cat([first, run(route, seeds[h:])]) if len(seeds) > h else first
             timing[route] = time.perf_counter() - start
-        except NotImplementedError:
+        except Exception:
+            if route == "modules":
+                raise
             continue
     best = min(timing, key=timing.get)
     _ROUTE[key] = best
@@ -383,68 +561,95 @@ def average_geometry(
     architecture: str | Callable[[], nn.Module],
     networks: int,
     *,
+    in_shape: Sequence[int] | None = None,
     inputs: int = 128,
     sigma_x: float = 1e-3,
     output: str = "mean",
     route: str = "auto",
     seed: int = 0,
     chunk: int | None = None,
+    select: int | str | None = None,
     dtype: torch.dtype = torch.float32,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     progress: bool | None = None,
     distributed: bool | None = None,
     **network_kwargs,
 ) -> AverageGeometry:
-    r"""Estimate :math:`G = \mathbb{E}_\theta \mathbb{E}_x[\nabla_x s \nabla_x s^\top]` over ``networks`` freshly
-    initialised networks with ``inputs`` inputs :math:`x \sim N(0, \sigma_x^2 I)` each (see the module docstring
-    for the outputs, the routes and the Monte-Carlo error).
+    r"""Estimate :math:`G = \mathbb{E}_\theta \mathbb{E}_x[\nabla_x s \nabla_x s^\top]`, ``(D, D)``, over ``networks``
+    freshly initialised networks with ``inputs`` inputs :math:`x \sim N(0, \sigma_x^2 I)` each:
+    :math:`\hat G = \tfrac1N \sum_k \tfrac1M \sum_r g_{kr} g_{kr}^\top` (see the module docstring for the outputs,
+    the Monte-Carlo error, which networks are drawn and the routes).
+
+    Which networks, and the routes. For a named architecture network ``k`` has the parameters
+    ``stacked_parameters(template, [s_k])``, PyTorch's default initialisation drawn directly (all layers of
+    :func:`network` use it); for a factory it is ``torch.manual_seed(s_k); factory()``, whatever initialisation
+    the factory does. ``route`` only decides how these same networks are evaluated -- ``"modules"`` one at a time,
+    ``"stacked"`` a chunk at once with :func:`torch.func.vmap` -- so the routes agree to floating-point rounding and
+    ``"auto"`` (the faster on a timed pilot) never changes the answer.
 
     Args:
         architecture: a name of :data:`ARCHITECTURES` (built by :func:`network` with ``network_kwargs``), or a
-            factory ``() -> nn.Module`` drawing a network with its default initialisation; then pass
-            ``in_shape=(C, H, W)``.
-        networks: ``N`` >= 1; inputs: ``B`` >= 1 per network; sigma_x: > 0.
-        output: ``"mean"`` (the authors' scalar, up to their factor ``1/B``) or ``"logits"``.
-        route: ``"auto"``, ``"modules"`` or ``"stacked"``.
-        seed: network ``k`` is drawn from the seed ``seed * 1_000_003 + k``.
+            factory ``() -> nn.Module`` that builds a freshly initialised network at each call (e.g.
+            ``lambda: MyNet()`` or the class ``MyNet``; not a module instance: the average is over networks).
+        networks: ``N`` >= 1.
+        in_shape: with a factory (required there), the shape of one input without the batch dimension, e.g.
+            ``(1, 28, 28)``: the networks see batches ``(B, *in_shape)``, ``D = prod(in_shape)``. Not with a named
+            architecture, whose shape is ``(in_channels, image_size, image_size)``.
+        inputs: ``B`` >= 1 per network; sigma_x: > 0.
+        output: ``"mean"`` (the authors' scalar, up to their factor ``1/B``) or ``"logits"``; each point's output
+            is flattened to ``C`` numbers.
+        route: ``"auto"``, ``"modules"`` or ``"stacked"`` (a factory whose networks differ in structure,
+            parameter or buffer names or shapes cannot be stacked: ``ValueError``, use ``"modules"``).
+        seed: network ``k`` is drawn from the seed ``s_k = seed * 1_000_003 + k``.
         chunk: networks evaluated together (default: about 2**22 gradient numbers).
-        dtype: precision of the networks (float32 default; sums are kept in float64); device: ``"cpu"``,
-            ``"cuda"`` or ``"auto"``.
+        select: for a network returning a tuple, list or dict, the entry to differentiate (``out[select]``: an
+            index such as ``0`` or a key such as ``"logits"``); ``None``: the output is a tensor.
+        dtype: precision of the networks. float32 by default: the Monte-Carlo error of :math:`\hat G` (at least
+            ``1e-2`` relative in every use) dwarfs float32 rounding (about ``1e-7``), and the sums over networks
+            are kept in float64; pass ``torch.float64`` for more.
+        device: ``"auto"`` (CUDA when present, else CPU; default), ``"cpu"`` or ``"cuda"``.
         progress: a progress bar over networks (``None``: automatic, as in :mod:`paperlib.train`); with
             distributed work, on rank 0 only, over its own networks.
         distributed: split the networks across the ranks of ``torch.distributed`` (started by ``torchrun``):
             each rank draws and differentiates its contiguous shard of the ``N`` networks (the same seeds), then
             the sums :math:`\sum_k A_k`, :math:`\sum_k \|A_k\|_F^2` and the count are added over the ranks, so
             every rank returns the full estimate. ``route="auto"`` is timed on rank 0 (on its first networks)
-            and its choice sent to every rank: the two routes draw different networks, so all ranks use the
-            same one. ``None`` (default): split when a process group with more than one rank is initialised;
-            ``False``: this process computes all networks itself; ``True``: split (``RuntimeError`` without a
-            process group). ``seconds`` is this rank's wall time.
+            and its choice sent to every rank, so all ranks round alike. ``None`` (default): split when a process
+            group with more than one rank is initialised; ``False``: this process computes all networks itself;
+            ``True``: split (``RuntimeError`` without a process group). ``seconds`` is this rank's wall time.
+        network_kwargs: options of :func:`network` for a named architecture (``image_size``, ``hidden``, ...).
 
     Returns:
         :class:`AverageGeometry` with ``G: (D, D)`` float64, ``D = prod(in_shape)``.
+
+    Raises:
+        TypeError: a module instance, or no factory, for ``architecture``; a factory that returns no
+            ``nn.Module``; ``in_shape`` missing with a factory or given with a named architecture; a network
+            output that is not a tensor (pass ``select``).
+        ValueError: a network that fails on a batch ``(1, *in_shape)`` (a wrong ``in_shape``); a factory's
+            networks that cannot be stacked with ``route="stacked"``; an argument out of range.
     """
     from .train import progress_bar, progress_enabled
 
-    factory, shape = _factory(architecture, dict(network_kwargs))
+    factory, shape, named = _factory(architecture, in_shape, dict(network_kwargs))
     n = check_int(networks, "networks", min=1)
     check_int(inputs, "inputs", min=1)
     sigma_x = check_number(sigma_x, "sigma_x", min=0, open_min=True)
     check_choice(output, "output", OUTPUTS)
     check_choice(route, "route", ROUTES)
     check_int(seed, "seed", min=0)
+    _check_select(select)
+    check_float_dtype(dtype)
     dev = resolve_device(device)
     split = _dist.use(distributed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        template = factory().eval()
-    classes = template(torch.zeros(1, *shape)).shape[-1] if output == "logits" else 1
+    nets = _Networks(factory, named, shape, select, seed, dtype, dev)
+    classes = nets.outputs()
+    classes = classes if output == "logits" else 1
     step = check_int(chunk, "chunk", min=1, none_ok=True) or _auto_chunk(inputs, classes, math.prod(shape))
-    template = template.to(dev, dtype)
 
     def run(r: str, seeds: list) -> torch.Tensor:
         fn = _chunk_rows_modules if r == "modules" else _chunk_rows_stacked
-        return fn(factory if r == "modules" else template, seeds, inputs, sigma_x, shape, output, dtype, dev)
+        return fn(nets, seeds, inputs, sigma_x, shape, output, dtype, dev)
 
     start, sums = time.perf_counter(), _Sums(math.prod(shape), dev)
     seeds = [seed * _SEED_STRIDE + k for k in range(n)]
@@ -454,7 +659,7 @@ def average_geometry(
     done = 0
     if route == "auto":
         pilot = seeds[: min(len(seeds), 16, step)]
-        key = (repr(template), inputs, output, str(dtype), dev.type)
+        key = (named, repr(nets.template), inputs, output, select, str(dtype), dev.type)
         if not split:
             route, rows = _pick_route(key, run, pilot)
         else:  # rank 0 times the routes on its first networks and every rank takes its choice
@@ -566,7 +771,9 @@ class Evolution:
     of the same networks and inputs, and the data's :math:`S`.
 
     Attributes:
-        delta, G, S: ``(D, D)`` float64; networks: ``N``; delta_sum_sq: :math:`\sum_k\|\Delta_k\|_F^2`.
+        delta, G, S: ``(D, D)`` float64; networks: ``N``, the Monte-Carlo samples (pairs of twins with
+            ``antithetic``, else networks); delta_sum_sq: :math:`\sum_k\|\Delta_k\|_F^2` over them;
+            antithetic: whether every network was paired with its twin (:func:`evolution_at_init`).
     """
 
     delta: torch.Tensor
@@ -574,6 +781,7 @@ class Evolution:
     S: torch.Tensor
     networks: int
     delta_sum_sq: float
+    antithetic: bool = True
 
     @property
     def standard_error(self) -> float:
@@ -606,24 +814,27 @@ class Evolution:
         return rho * math.sqrt(norm2 / signal) if signal > 0 else math.nan
 
 
-def _delta_rows(template: nn.Module, buffers: dict, output: str):
+def _delta_rows(template: nn.Module, output: str, select: int | str | None = None,
+                per_network_buffers: bool = False):
     """Per network: ``(g, u)``, input gradients ``(B, D)`` at ``xg`` and their derivative along
-    :math:`\\dot\\theta = -\\nabla_\\theta L`, :math:`L = \\tfrac12\\sum_i (s(x_i) - y_i)^2`."""
-    def scalar(p, x):
-        return _scalars(functional_call(template, (p, buffers), (x,)), output)[0]
+    :math:`\\dot\\theta = -\\nabla_\\theta L`, :math:`L = \\tfrac12\\sum_i (s(x_i) - y_i)^2`; vmapped over the
+    networks' parameters ``(n, ...)`` (and buffers with ``per_network_buffers``) and points ``xg: (n, B, ...)``."""
+    def scalar(p, b, x):
+        return _scalars(_pick(functional_call(template, (p, b), (x,)), select), output)[0]
 
-    def one(p, xg, X, y):
-        v = grad(lambda q: 0.5 * (scalar(q, X) - y).square().sum())(p)
+    def one(p, b, xg, X, y):
+        v = grad(lambda q: 0.5 * (scalar(q, b, X) - y).square().sum())(p)
         flow = {k: -t for k, t in v.items()}
-        return jvp(lambda q: grad(lambda x: scalar(q, x).sum())(xg).flatten(1), (p,), (flow,))
-    return vmap(one, in_dims=(0, 0, None, None))
+        return jvp(lambda q: grad(lambda x: scalar(q, b, x).sum())(xg).flatten(1), (p,), (flow,))
+    return vmap(one, in_dims=(0, 0 if per_network_buffers else None, 0, None, None))
 
 
 def _readout(template: nn.Module) -> list[str]:
     """Names of the parameters of the last ``nn.Linear`` (the readout), which the antithetic twin negates."""
     last = [name for name, m in template.named_modules() if isinstance(m, nn.Linear)]
     if not last:
-        raise NotImplementedError("evolution_at_init needs a network whose last layer is an nn.Linear readout")
+        raise NotImplementedError("evolution_at_init's antithetic twins negate the last nn.Linear (the readout), "
+                                  "and this network has none; pass antithetic=False")
     prefix = last[-1] + "." if last[-1] else ""
     return [prefix + k for k, _ in dict(template.named_modules())[last[-1]].named_parameters()]
 
@@ -639,35 +850,49 @@ def evolution_at_init(
     y: torch.Tensor,
     networks: int,
     *,
+    in_shape: Sequence[int] | None = None,
     inputs: int = 4,
     sigma_x: float = 1e-3,
     seed: int = 0,
     chunk: int = 16,
+    antithetic: bool | None = None,
+    select: int | str | None = None,
     dtype: torch.dtype = torch.float32,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     distributed: bool | None = None,
     **network_kwargs,
 ) -> Evolution:
-    r"""Estimate :math:`\Delta^0 = \mathbb{E}_\theta\,\mathbb{E}_{x'}[\dot g\, g^\top + g\,\dot g^\top]` at
-    initialisation, :math:`g = \nabla_{x'} s_\theta(x')` (``output="mean"``), under gradient flow
+    r"""Estimate :math:`\Delta^0 = \mathbb{E}_\theta\,\mathbb{E}_{x'}[\dot g\, g^\top + g\,\dot g^\top]`, ``(D, D)``,
+    at initialisation, :math:`g = \nabla_{x'} s_\theta(x')` (``output="mean"``), under gradient flow
     :math:`\dot\theta = -\nabla_\theta L` on the squared error :math:`L = \tfrac12\sum_i (s_\theta(x_i) - y_i)^2`
     of the data ``(x, y)``. The derivative :math:`\dot g = \partial_\theta g\,\dot\theta` is exact (a forward-mode
     derivative through the input gradient, :func:`torch.func.jvp`), so there is no step size; only the average
-    over networks (``seed`` as in :func:`average_geometry`, route ``"stacked"``) and over ``inputs`` points
-    :math:`x' \sim N(0, \sigma_x^2 I)` per network is random.
+    over networks and over ``inputs`` points :math:`x' \sim N(0, \sigma_x^2 I)` per network is random. The
+    networks are those of :func:`average_geometry` (seed ``s_k``; a named architecture's parameters drawn by
+    :func:`stacked_parameters`, a factory's own networks), evaluated stacked with :func:`torch.func.vmap`.
 
-    Antithetic twins. Every network drawn is paired with its *twin*, the same network with the readout (last
-    ``nn.Linear``) negated, which has the same law. With readout :math:`r` and features :math:`h`, the twin has
+    Antithetic twins (``antithetic=True``). Every network drawn is paired with its *twin*, the same network with
+    the readout (last ``nn.Linear``) negated. With readout :math:`r` and features :math:`h`, the twin has
     :math:`f \to -f`, :math:`g \to -g`, and the label terms :math:`\pm y_i` of the two flows cancel exactly in
     :math:`\dot g g^\top` -- the labels enter :math:`\Delta^0` only through :math:`\mathbb{E}[r] = 0` -- which
-    removes the largest part of the Monte-Carlo noise. ``networks`` counts the pairs; the Monte-Carlo error is
-    computed over pairs.
+    removes the largest part of the Monte-Carlo noise. This is exact only when the readout's law is symmetric
+    under negation (the twin has the same law as the network): true of PyTorch's default initialisation, so the
+    default (``None``) is ``True`` for a named architecture; a factory's law is unknown here, so ``None`` is
+    ``False`` for a factory, and ``True`` is your statement that its readout's law is symmetric (zero-mean
+    symmetric weights and biases, e.g. :math:`N(0, \sigma^2)`, uniform, or zero). With twins ``networks`` counts
+    the pairs and the Monte-Carlo error is computed over pairs; without, ``networks`` counts networks and the
+    error is over networks.
 
     Args:
-        architecture, networks, seed, dtype, device, network_kwargs: as :func:`average_geometry`.
-        x: data ``(n, *in_shape)``; y: targets ``(n,)`` (e.g. +-1).
+        architecture, networks, in_shape, seed, select, device, network_kwargs: as :func:`average_geometry`.
+        x: data ``(n, *in_shape)``, floating point (input gradients need real-valued inputs: token ids cannot
+            be differentiated; embed them first); y: floating targets ``(n,)`` (e.g. +-1.0).
         inputs, sigma_x: the points where :math:`G` and :math:`\Delta^0` are evaluated.
         chunk: networks differentiated together.
+        antithetic: pair every network with its twin (above); ``None``: ``True`` for a named architecture,
+            ``False`` for a factory.
+        dtype: precision of the networks (float32 default, as :func:`average_geometry`: the Monte-Carlo error
+            dwarfs its rounding; the sums are kept in float64).
         distributed: split the networks (pairs) across the ranks of ``torch.distributed``, as in
             :func:`average_geometry`: each rank draws its contiguous shard of the seeds, and
             :math:`\hat\Delta^0`, :math:`G^0` and the sum of squares are added over the ranks (every rank
@@ -677,25 +902,46 @@ def evolution_at_init(
         :class:`Evolution` with :math:`\Delta^0`, :math:`G^0` and :math:`S = \sum_i x_i x_i^\top` (``(D, D)``).
         For a linear model :math:`f = w\cdot x` with i.i.d. zero-mean weights of variance :math:`\sigma^2`,
         :math:`\Delta^0 = -2\sigma^2 S = -(2/\sigma^2)\, G S G` exactly (:func:`paperlib.symbolic.linear_average_geometry`).
+
+    Raises:
+        TypeError: as :func:`average_geometry`; ``x`` or ``y`` not floating point.
+        ValueError: as :func:`average_geometry`; ``x`` not ``(n, *in_shape)`` or ``y`` not ``(n,)``; a factory's
+            networks that cannot be stacked.
     """
-    factory, shape = _factory(architecture, dict(network_kwargs))
+    factory, shape, named = _factory(architecture, in_shape, dict(network_kwargs))
     n = check_int(networks, "networks", min=1)
     check_int(inputs, "inputs", min=1)
     sigma_x = check_number(sigma_x, "sigma_x", min=0, open_min=True)
     step = check_int(chunk, "chunk", min=1)
-    if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != shape:
-        raise ValueError(f"x must be data (n, {', '.join(map(str, shape))}); got {getattr(x, 'shape', type(x))}")
-    if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],):
-        raise ValueError(f"y must be targets of shape ({x.shape[0]},); got {getattr(y, 'shape', type(y))}")
+    check_int(seed, "seed", min=0)
+    twins = named if antithetic is None else check_bool(antithetic, "antithetic")
+    _check_select(select)
+    check_float_dtype(dtype)
+    dims = ", ".join(map(str, shape))
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor of data (n, {dims}); got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be floating-point data (n, {dims}); got {x.dtype}. The input gradients need "
+                        "real-valued inputs: integer data such as token ids cannot be differentiated (embed them "
+                        "first, or convert images with x.float())")
+    if tuple(x.shape[1:]) != shape:
+        raise ValueError(f"x must be data (n, {dims}); got {tuple(x.shape)}")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a tensor of targets ({x.shape[0]},); got {type(y).__name__}")
+    if not y.is_floating_point():
+        raise TypeError(f"y must be floating targets of the squared error (e.g. +-1.0); got {y.dtype}: convert class "
+                        "labels 0/1 with y.float() * 2 - 1, or y.float()")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must be targets of shape ({x.shape[0]},); got {tuple(y.shape)}")
     dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        template = factory().eval().to(dev, dtype)
-    buffers = {k: b.to(dev, dtype if b.is_floating_point() else b.dtype) for k, b in template.named_buffers()}
-    fn, d = _delta_rows(template, buffers, "mean"), math.prod(shape)
-    readout = _readout(template)
+    nets = _Networks(factory, named, shape, select, seed, dtype, dev)
+    nets.outputs()
+    template = nets.template
+    fn, d = _delta_rows(template, "mean", select, not named), math.prod(shape)
+    readout = _readout(template) if twins else []
     X, Y = x.to(dev, dtype), y.to(dev, dtype)
-    delta, G, sq = torch.zeros(d, d, dtype=torch.float64, device=dev), torch.zeros(d, d, dtype=torch.float64, device=dev), 0.0
+    delta = torch.zeros(d, d, dtype=torch.float64, device=dev)
+    G, sq = torch.zeros_like(delta), 0.0
     split = _dist.use(distributed)
     if split:
         _dist.agree(n, seed, step, inputs, what="networks, seed, chunk and inputs")
@@ -705,17 +951,21 @@ def evolution_at_init(
         nonlocal delta, G, sq
         for i in range(mine.start, mine.stop, step):
             seeds = [seed * _SEED_STRIDE + k for k in range(i, min(mine.stop, i + step))]
-            params = _with_twins(stacked_parameters(template, seeds, dtype=dtype, device=dev), readout)
-            xs = torch.stack([torch.randn(inputs, *shape, dtype=dtype,
-                                          generator=torch.Generator().manual_seed(s + _SEED_STRIDE // 2))
-                              for s in seeds]).to(dev) * sigma_x
-            # (m, 2B, D)
-            g, u = (torch.cat(t.double().chunk(2), dim=1) for t in fn(params, torch.cat([xs, xs]), X, Y))
-            rows = 2 * inputs  # a pair (network, twin) is one sample of the estimate
-            a = u.flatten(0, 1).T @ g.flatten(0, 1) / rows  # sum over pairs of sum_r u_r g_r^T / (2B)
+            params, buffers, per_network = nets.stacked(seeds)
+            xs = torch.stack([_points(s, inputs, shape, dtype) for s in seeds]).to(dev) * sigma_x
+            if twins:  # (m, 2B, D): a pair (network, twin) is one sample of the estimate
+                params = _with_twins(params, readout)
+                if per_network:
+                    buffers = {k: torch.cat([b, b]) for k, b in buffers.items()}
+                out = fn(params, buffers, torch.cat([xs, xs]), X, Y)
+                g, u = (torch.cat(t.double().chunk(2), dim=1) for t in out)
+            else:  # (m, B, D): a network is one sample
+                g, u = (t.double() for t in fn(params, buffers, xs, X, Y))
+            rows = g.shape[1]
+            a = u.flatten(0, 1).T @ g.flatten(0, 1) / rows  # sum over samples of sum_r u_r g_r^T / rows
             delta += a + a.T
             G += g.flatten(0, 1).T @ g.flatten(0, 1) / rows
-            # ||A + A^T||^2 = 2 ||A||^2 + 2 tr(A A) per network, A = U^T Gr / B, from B x B Gram matrices
+            # ||A + A^T||^2 = 2 ||A||^2 + 2 tr(A A) per sample, A = U^T Gr / rows, from rows x rows Gram matrices
             uu, gg, ug = u @ u.transpose(1, 2), g @ g.transpose(1, 2), u @ g.transpose(1, 2)
             sq += float(2 * (uu * gg).sum() + 2 * (ug * ug.transpose(1, 2)).sum()) / rows ** 2
 
@@ -725,4 +975,4 @@ def evolution_at_init(
         _dist.all_succeed(accumulate)
         delta, G = _dist.all_reduce_sum(delta), _dist.all_reduce_sum(G)
         sq = float(_dist.all_reduce_sum(torch.tensor([sq], dtype=torch.float64, device=dev))[0])
-    return Evolution(delta / n, G / n, second_moment(x), n, sq)
+    return Evolution(delta / n, G / n, second_moment(x), n, sq, twins)

@@ -55,14 +55,14 @@ def _geometry(distributed_=None) -> dict:
 
 def _average_geometry(route: str, distributed_=None) -> gih.AverageGeometry:
     return gih.average_geometry("mlp", NETWORKS, image_size=4, hidden=(20, 20), inputs=3, route=route, chunk=4,
-                                dtype=torch.float64, progress=False, distributed=distributed_)
+                                dtype=torch.float64, device="cpu", progress=False, distributed=distributed_)
 
 
 def _evolution(distributed_=None) -> gih.Evolution:
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(10, 1, 4, 4, generator=gen, dtype=torch.float64)
     y = torch.where(torch.rand(10, generator=gen) < 0.5, -1.0, 1.0).double()
-    return gih.evolution_at_init("mlp", x, y, 5, inputs=2, chunk=2, dtype=torch.float64, image_size=4,
+    return gih.evolution_at_init("mlp", x, y, 5, inputs=2, chunk=2, dtype=torch.float64, device="cpu", image_size=4,
                                  hidden=(12,), distributed=distributed_)
 
 

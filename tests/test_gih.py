@@ -1,5 +1,7 @@
 """paperlib.gih: the average geometry of random networks, its Monte-Carlo error, the routes, Delta^0; the circles."""
 
+import functools
+import inspect
 import math
 
 import pytest
@@ -9,6 +11,17 @@ from torch import nn
 from paperlib import data, gih, models
 
 SMALL_RESNET = {"depths": (1, 1, 1, 1), "width": 2, "image_size": 8}
+
+
+def _average_geometry(*args, **kw):
+    """gih.average_geometry on the CPU: the tests compare with references computed on the CPU, and the default
+    device, "auto", takes CUDA when present."""
+    return gih.average_geometry(*args, **{"device": "cpu", **kw})
+
+
+def _evolution_at_init(*args, **kw):
+    """gih.evolution_at_init on the CPU (as _average_geometry)."""
+    return gih.evolution_at_init(*args, **{"device": "cpu", **kw})
 
 
 def test_lenet_is_lenet5():
@@ -44,8 +57,10 @@ def _explicit(rows: list[torch.Tensor]) -> tuple[torch.Tensor, float]:
 
 
 def test_monte_carlo_error_formula_equals_the_explicit_one():
-    """The Gram-matrix formula of the standard error equals the one from every network's D x D matrix."""
-    est = gih.average_geometry("mlp", 12, inputs=5, route="modules", image_size=4, hidden=(6,), dtype=torch.float64,
+    """The Gram-matrix formula of the standard error equals the one from every network's D x D matrix (a factory:
+    network k is torch.manual_seed(k); factory())."""
+    factory = functools.partial(gih.network, "mlp", image_size=4, hidden=(6,))
+    est = _average_geometry(factory, 12, in_shape=(1, 4, 4), inputs=5, route="modules", dtype=torch.float64,
                                progress=False)
     rows = []
     for k in range(12):
@@ -65,7 +80,7 @@ def test_linear_model_geometry_is_known_exactly_and_the_error_is_calibrated():
     truth = torch.eye(d, dtype=torch.float64) / (3 * d * c)
     errors, ses = [], []
     for seed in range(20):
-        est = gih.average_geometry("linear", 400, inputs=2, route="stacked", seed=seed, image_size=4, num_classes=c,
+        est = _average_geometry("linear", 400, inputs=2, route="stacked", seed=seed, image_size=4, num_classes=c,
                                    progress=False)
         errors.append(float(torch.linalg.matrix_norm(est.G - truth)))
         ses.append(est.standard_error)
@@ -76,28 +91,32 @@ def test_linear_model_geometry_is_known_exactly_and_the_error_is_calibrated():
 
 @pytest.mark.parametrize("arch,kw", [("mlp", {"image_size": 6, "hidden": (20, 20)}), ("resnet", SMALL_RESNET)])
 def test_routes_agree_within_monte_carlo_error(arch, kw):
-    a = gih.average_geometry(arch, 300, inputs=1, route="modules", progress=False, **kw)
-    b = gih.average_geometry(arch, 300, inputs=1, route="stacked", seed=1, progress=False, **kw)
+    a = _average_geometry(arch, 300, inputs=1, route="modules", progress=False, **kw)
+    b = _average_geometry(arch, 300, inputs=1, route="stacked", seed=1, progress=False, **kw)
     gap = float(torch.linalg.matrix_norm(a.G - b.G))
     assert gap < 4 * math.hypot(a.standard_error, b.standard_error), (gap, a.standard_error, b.standard_error)
+    # the same seed: both routes evaluate the very same networks (stacked_parameters), so they agree to rounding
+    one = _average_geometry(arch, 40, inputs=2, route="modules", seed=1, progress=False, **kw)
+    stacked = _average_geometry(arch, 40, inputs=2, route="stacked", seed=1, progress=False, **kw)
+    torch.testing.assert_close(one.G, stacked.G, rtol=1e-4, atol=1e-6 * float(stacked.G.abs().max()))
     # reproducible, and the same networks whatever the chunking
-    c = gih.average_geometry(arch, 300, inputs=1, route="stacked", seed=1, chunk=7, progress=False, **kw)
+    c = _average_geometry(arch, 300, inputs=1, route="stacked", seed=1, chunk=7, progress=False, **kw)
     torch.testing.assert_close(c.G, b.G, rtol=1e-5, atol=1e-12)
 
 
 def test_mean_output_is_the_per_logit_average_over_classes():
     """Cross terms between logits vanish at initialisation: G(mean) = G(logits) / C."""
     kw = {"image_size": 6, "hidden": (30,), "num_classes": 4, "progress": False, "inputs": 1}
-    mean = gih.average_geometry("mlp", 2000, output="mean", **kw)
-    logits = gih.average_geometry("mlp", 2000, output="logits", seed=1, **kw)
+    mean = _average_geometry("mlp", 2000, output="mean", **kw)
+    logits = _average_geometry("mlp", 2000, output="logits", seed=1, **kw)
     gap = float(torch.linalg.matrix_norm(mean.G - logits.G / 4))
     assert gap < 4 * math.hypot(mean.standard_error, logits.standard_error / 4)
     assert gap < 0.2 * float(torch.linalg.matrix_norm(mean.G))
 
 
 def test_mlp_is_isotropic_and_a_cnn_is_not():
-    mlp = gih.average_geometry("mlp", 3000, inputs=1, image_size=8, hidden=(50, 50), progress=False)
-    cnn = gih.average_geometry("resnet", 3000, inputs=1, progress=False, **SMALL_RESNET)
+    mlp = _average_geometry("mlp", 3000, inputs=1, image_size=8, hidden=(50, 50), progress=False)
+    cnn = _average_geometry("resnet", 3000, inputs=1, progress=False, **SMALL_RESNET)
     assert mlp.isotropy_ratio < 1.3
     assert cnn.isotropy_ratio > 5
     assert cnn.participation_ratio < 0.5 * mlp.participation_ratio
@@ -111,20 +130,20 @@ def test_authors_scale_and_one_input_per_network():
     (theirs,) = torch.autograd.grad(net(x).mean(), x)
     torch.testing.assert_close(gih.input_gradients(net, x) / 6, theirs.flatten(1))
     # sigma_x = 1e-3: the inputs of one network are redundant, 1 or 32 per network give the same G
-    one = gih.average_geometry("mlp", 500, inputs=1, image_size=4, hidden=(8,), progress=False)
-    many = gih.average_geometry("mlp", 500, inputs=32, image_size=4, hidden=(8,), progress=False)
+    one = _average_geometry("mlp", 500, inputs=1, image_size=4, hidden=(8,), progress=False)
+    many = _average_geometry("mlp", 500, inputs=32, image_size=4, hidden=(8,), progress=False)
     assert float(torch.linalg.matrix_norm(one.G - many.G)) < 1e-3 * float(torch.linalg.matrix_norm(one.G))
 
 
 def test_combine_is_the_estimate_over_all_networks():
     kw = {"image_size": 4, "hidden": (8,), "inputs": 3, "route": "stacked", "progress": False}
-    a = gih.average_geometry("mlp", 30, **kw)
-    b = gih.average_geometry("mlp", 10, seed=1, **kw)
+    a = _average_geometry("mlp", 30, **kw)
+    b = _average_geometry("mlp", 10, seed=1, **kw)
     both = gih.combine([a, b])
     assert both.networks == 40
     torch.testing.assert_close(both.G, (30 * a.G + 10 * b.G) / 40)
     with pytest.raises(ValueError, match="share"):
-        gih.combine([a, gih.average_geometry("mlp", 10, **{**kw, "inputs": 2})])
+        gih.combine([a, _average_geometry("mlp", 10, **{**kw, "inputs": 2})])
 
 
 def test_linear_evolution_is_minus_two_sigma_squared_S():
@@ -133,7 +152,7 @@ def test_linear_evolution_is_minus_two_sigma_squared_S():
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(10, 1, 3, 3, generator=gen)
     y = torch.sign(torch.randn(10, generator=gen))
-    ev = gih.evolution_at_init("linear", x, y, 3000, inputs=2, image_size=3, num_classes=1, dtype=torch.float64)
+    ev = _evolution_at_init("linear", x, y, 3000, inputs=2, image_size=3, num_classes=1, dtype=torch.float64)
     sigma2 = 1 / (3 * 9)
     gap = float(torch.linalg.matrix_norm(ev.delta + 2 * sigma2 * ev.S))
     assert gap < 4 * ev.standard_error
@@ -161,22 +180,22 @@ def test_matrix_helpers():
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="architecture"):
-        gih.average_geometry("vgg", 2)
+        _average_geometry("vgg", 2)
     with pytest.raises(ValueError, match="networks"):
-        gih.average_geometry("mlp", 0)
+        _average_geometry("mlp", 0)
     with pytest.raises(ValueError, match="sigma_x"):
-        gih.average_geometry("mlp", 2, sigma_x=0)
+        _average_geometry("mlp", 2, sigma_x=0)
     with pytest.raises(ValueError, match="output"):
-        gih.average_geometry("mlp", 2, output="max")
+        _average_geometry("mlp", 2, output="max")
     with pytest.raises(ValueError, match="route"):
-        gih.average_geometry("mlp", 2, route="fast")
+        _average_geometry("mlp", 2, route="fast")
     with pytest.raises(TypeError, match="in_shape"):
-        gih.average_geometry(lambda: nn.Linear(4, 1), 2)
+        _average_geometry(lambda: nn.Linear(4, 1), 2)
     x = torch.zeros(4, 1, 3, 3)
     with pytest.raises(ValueError, match="x must"):
-        gih.evolution_at_init("linear", x, torch.zeros(4), 2, image_size=4)
+        _evolution_at_init("linear", x, torch.zeros(4), 2, image_size=4)
     with pytest.raises(ValueError, match="y must"):
-        gih.evolution_at_init("linear", x, torch.zeros(5), 2, image_size=3)
+        _evolution_at_init("linear", x, torch.zeros(5), 2, image_size=3)
     with pytest.raises(ValueError, match="A must"):
         gih.alignment(torch.zeros(2, 3), torch.zeros(2, 2))
 
@@ -184,8 +203,8 @@ def test_bad_arguments_are_named():
 def test_a_user_factory_works_on_both_routes():
     def factory():
         return nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.Tanh(), nn.Linear(5, 2))
-    a = gih.average_geometry(factory, 50, in_shape=(3, 2, 2), route="modules", progress=False)
-    b = gih.average_geometry(factory, 50, in_shape=(3, 2, 2), route="stacked", progress=False)
+    a = _average_geometry(factory, 50, in_shape=(3, 2, 2), route="modules", progress=False)
+    b = _average_geometry(factory, 50, in_shape=(3, 2, 2), route="stacked", progress=False)
     assert a.G.shape == b.G.shape == (12, 12)
 
 
@@ -206,3 +225,226 @@ def test_circles_lie_on_their_plane():
         data.gih_circles(u1, 2 * u1, 4)
     with pytest.raises(ValueError, match="r_inner"):
         data.gih_circles(u1, u2, 4, r_outer=0.2, r_inner=0.25)
+
+
+# -- a user's own factory: its own initialisation, on every route -----------------------------------------------------
+
+
+def _mlp(custom: bool = True) -> nn.Module:
+    """16 -> 12 -> 2, tanh; ``custom``: N(0, 1) weights and zero biases (PyTorch's default law otherwise)."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 2))
+    if custom:
+        for m in net:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight)
+                nn.init.zeros_(m.bias)
+    return net
+
+
+def _cnn(custom: bool = True) -> nn.Module:
+    """Two 3 x 3 convolutions on 2 x 6 x 6 images, ReLU; ``custom``: kaiming_normal_ convolution weights."""
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                        nn.Flatten(), nn.Linear(4 * 36, 2))
+    if custom:
+        for m in net:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+    return net
+
+
+def _seed(seed: int, k: int) -> int:
+    return seed * 1_000_003 + k  # network k's seed (paperlib.gih's module docstring)
+
+
+def _points(s: int, inputs: int, in_shape, dtype=torch.float32) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(s + 1_000_003 // 2)  # the inputs of network s
+    return torch.randn(inputs, *in_shape, generator=gen, dtype=dtype) * 1e-3
+
+
+def _direct(factory, in_shape, n: int, *, seed: int = 0, inputs: int = 1) -> tuple[torch.Tensor, float]:
+    """G and its standard error one network at a time with plain autograd: network k is torch.manual_seed(s_k);
+    factory(), the rows are grad_x of the mean output."""
+    A = []
+    with torch.random.fork_rng(devices=[]):
+        for k in range(n):
+            s = _seed(seed, k)
+            torch.manual_seed(s)
+            net = factory().eval()
+            x = _points(s, inputs, in_shape).requires_grad_(True)
+            (g,) = torch.autograd.grad(net(x).mean(-1).sum(), x)
+            g = g.flatten(1).double()
+            A.append(g.T @ g / inputs)
+    A = torch.stack(A)
+    G = A.mean(0)
+    return G, math.sqrt(float(((A - G) ** 2).sum()) / (n * (n - 1)))
+
+
+@pytest.mark.parametrize("make,in_shape,n,factor", [(_mlp, (1, 4, 4), 200, 100), (_cnn, (2, 6, 6), 60, 10)])
+def test_a_custom_initialised_factory_is_measured_with_its_own_networks(make, in_shape, n, factor):
+    """N(0, 1) MLP and Kaiming CNN: every route measures the factory's own networks (not PyTorch's default law, which
+    route='stacked' used to redraw): equal to the direct estimate from the same networks to rounding, and within
+    Monte-Carlo error of one from other networks; the default-initialised twin architecture is far off."""
+    G, se = _direct(make, in_shape, n)
+    other, other_se = _direct(make, in_shape, n, seed=1)
+    scale = float(torch.linalg.matrix_norm(G))
+    for route in ("modules", "stacked", "auto"):
+        est = _average_geometry(make, n, in_shape=in_shape, inputs=1, route=route, progress=False)
+        assert est.networks == n and est.route in ("modules", "stacked")
+        torch.testing.assert_close(est.G, G, rtol=1e-4, atol=1e-5 * scale, msg=route)
+        assert est.standard_error == pytest.approx(se, rel=1e-3)
+        gap = float(torch.linalg.matrix_norm(est.G - other))
+        assert gap < 4 * math.hypot(est.standard_error, other_se), (route, gap, est.standard_error, other_se)
+    default = _average_geometry(functools.partial(make, custom=False), n, in_shape=in_shape, inputs=1,
+                                   route="stacked", progress=False)
+    assert torch.trace(G) > factor * torch.trace(default.G)  # a default-law draw would be this far off
+
+
+def test_stacking_needs_one_structure():
+    """A factory whose networks differ in shape cannot be stacked: a ValueError naming route='modules', which works;
+    route='auto' falls back to it."""
+    def varying():  # a random width: 3 or 4, drawn with the network
+        h = 3 + int(torch.randint(0, 2, ()))
+        return nn.Sequential(nn.Flatten(), nn.Linear(4, h), nn.Tanh(), nn.Linear(h, 2))
+    kw = {"in_shape": (1, 2, 2), "inputs": 1, "progress": False}
+    with pytest.raises(ValueError, match="route='modules'"):
+        _average_geometry(varying, 6, route="stacked", **kw)
+    mod = _average_geometry(varying, 6, route="modules", **kw)
+    auto = _average_geometry(varying, 6, route="auto", **kw)
+    assert auto.route == "modules"
+    torch.testing.assert_close(auto.G, mod.G, rtol=1e-12, atol=0)
+
+
+def _flow_derivative(net: nn.Module, xs: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> tuple:
+    """(G_k, Delta_k) of one float64 network by plain autograd: Delta_k = d/dt (1/B) sum_r g_r g_r^T along
+    theta' = -grad L, L = sum_i (mean output(x_i) - y_i)^2 / 2, by a central difference (step 1e-6 per unit flow)."""
+    params = list(net.parameters())
+    loss = 0.5 * (net(X).mean(-1) - Y).square().sum()
+    v = torch.autograd.grad(loss, params)
+
+    def A() -> torch.Tensor:
+        x = xs.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(net(x).mean(-1).sum(), x)
+        g = g.flatten(1)
+        return g.T @ g / g.shape[0]
+    G, eps = A(), 1e-6 / math.sqrt(sum(float(t.square().sum()) for t in v))
+    with torch.no_grad():
+        for p, t in zip(params, v):
+            p -= eps * t
+    ahead = A()
+    with torch.no_grad():
+        for p, t in zip(params, v):
+            p += 2 * eps * t
+    behind = A()
+    return G, (ahead - behind) / (2 * eps)
+
+
+def test_evolution_of_a_factory_uses_its_own_networks_without_twins():
+    """evolution_at_init with the N(0, 1) MLP: its own networks (not the default law), no antithetic twins by
+    default (networks counts networks), equal to a finite-difference Delta^0 of the same networks."""
+    gen = torch.Generator().manual_seed(5)
+    X = torch.randn(6, 1, 4, 4, generator=gen, dtype=torch.float64)
+    Y = torch.where(torch.rand(6, generator=gen) < 0.5, -1.0, 1.0).double()
+    n, kw = 8, {"in_shape": (1, 4, 4), "inputs": 2, "chunk": 3, "dtype": torch.float64}
+    ev = _evolution_at_init(_mlp, X, Y, n, **kw)
+    assert ev.antithetic is False and ev.networks == n
+    assert torch.equal(ev.delta, _evolution_at_init(_mlp, X, Y, n, antithetic=False, **kw).delta)
+    Gs, deltas = [], []
+    with torch.random.fork_rng(devices=[]):
+        for k in range(n):
+            torch.manual_seed(_seed(0, k))
+            G_k, D_k = _flow_derivative(_mlp().double(), _points(_seed(0, k), 2, (1, 4, 4), torch.float64), X, Y)
+            Gs.append(G_k)
+            deltas.append(D_k)
+    delta, G = torch.stack(deltas).mean(0), torch.stack(Gs).mean(0)
+    torch.testing.assert_close(ev.G, G, rtol=1e-9, atol=1e-12 * float(G.abs().max()))
+    torch.testing.assert_close(ev.delta, delta, rtol=0, atol=1e-5 * float(delta.abs().max()))
+    D = torch.stack(deltas)
+    assert ev.standard_error == pytest.approx(math.sqrt(float(((D - delta) ** 2).sum()) / (n * (n - 1))), rel=1e-4)
+    default = _evolution_at_init(functools.partial(_mlp, custom=False), X, Y, n, **kw)
+    assert torch.trace(ev.G) > 100 * torch.trace(default.G)
+    # antithetic=True: the caller's statement that the readout's law is symmetric (N(0, 1) is); the same estimand
+    twins = _evolution_at_init(_mlp, X, Y, 200, antithetic=True, **{**kw, "chunk": 50})
+    lone = _evolution_at_init(_mlp, X, Y, 200, **{**kw, "chunk": 50})
+    assert twins.antithetic is True and twins.networks == 200
+    gap = float(torch.linalg.matrix_norm(twins.delta - lone.delta))
+    assert gap < 4 * math.hypot(twins.standard_error, lone.standard_error)
+
+
+# -- clear errors, and select= ----------------------------------------------------------------------------------------
+
+
+class _TwoHeads(nn.Module):
+    """The MLP 9 -> 5 -> 2 (tanh) returning (logits, features) or {"logits": ..., "features": ...}."""
+
+    def __init__(self, as_dict: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(9, 5), nn.Tanh())
+        self.head = nn.Linear(5, 2)
+        self.as_dict = as_dict
+
+    def forward(self, x):
+        h = self.body(x)
+        out = self.head(h)
+        return {"logits": out, "features": h} if self.as_dict else (out, h)
+
+
+def _plain():  # the same layers drawn in the same order: the same networks as _TwoHeads under one seed
+    return nn.Sequential(nn.Flatten(), nn.Linear(9, 5), nn.Tanh(), nn.Linear(5, 2))
+
+
+def test_a_network_with_several_outputs_needs_select_and_it_works():
+    kw = {"in_shape": (1, 3, 3), "inputs": 2, "progress": False}
+    gen = torch.Generator().manual_seed(0)
+    X, Y = torch.randn(4, 1, 3, 3, generator=gen), torch.tensor([1.0, -1.0, 1.0, -1.0])
+    for factory, hint, select in ((_TwoHeads, "select=0", 0),
+                                  (functools.partial(_TwoHeads, as_dict=True), "select='logits'", "logits")):
+        with pytest.raises(TypeError, match=hint):
+            _average_geometry(factory, 3, **kw)
+        with pytest.raises(TypeError, match=hint):
+            _evolution_at_init(factory, X, Y, 3, in_shape=(1, 3, 3))
+        for route in ("modules", "stacked"):
+            got = _average_geometry(factory, 10, route=route, select=select, **kw)
+            want = _average_geometry(_plain, 10, route=route, **kw)
+            torch.testing.assert_close(got.G, want.G, rtol=1e-5, atol=0)
+        ev = _evolution_at_init(factory, X, Y, 4, in_shape=(1, 3, 3), select=select)
+        torch.testing.assert_close(ev.delta, _evolution_at_init(_plain, X, Y, 4, in_shape=(1, 3, 3)).delta)
+    with pytest.raises(ValueError, match="select='scores'"):
+        _average_geometry(functools.partial(_TwoHeads, as_dict=True), 2, select="scores", **kw)
+    with pytest.raises(TypeError, match="select"):
+        _average_geometry(_plain, 2, select=0, **kw)
+
+
+def test_factory_errors_name_the_argument_and_the_fix():
+    with pytest.raises(TypeError, match=r"factory \(\) -> nn.Module.*lambda: Sequential"):
+        _average_geometry(_mlp(), 2, in_shape=(1, 4, 4))
+    with pytest.raises(TypeError, match="factory"):
+        _evolution_at_init(_mlp(), torch.zeros(2, 1, 4, 4), torch.zeros(2), 2, in_shape=(1, 4, 4))
+    with pytest.raises(TypeError, match="returned a Tensor, not an nn.Module"):
+        _average_geometry(lambda: torch.zeros(3), 2, in_shape=(3,))
+    with pytest.raises(ValueError, match=r"in_shape=\(1, 5, 5\).*\(1, 1, 5, 5\)") as info:
+        _average_geometry(_mlp, 2, in_shape=(1, 5, 5))
+    assert isinstance(info.value.__cause__, RuntimeError)  # chained from the network's own error
+    with pytest.raises(ValueError, match="in_shape"):
+        _evolution_at_init(_mlp, torch.zeros(2, 1, 5, 5), torch.zeros(2), 2, in_shape=(1, 5, 5))
+    with pytest.raises(TypeError, match="in_shape is only for a factory"):
+        _average_geometry("mlp", 2, in_shape=(1, 32, 32))
+    with pytest.raises(TypeError, match="in_shape"):
+        _evolution_at_init(_mlp, torch.zeros(2, 1, 4, 4), torch.zeros(2), 2)
+    with pytest.raises(TypeError, match="named architecture"):
+        _average_geometry(_mlp, 2, in_shape=(1, 4, 4), hidden=(3,))
+    x = torch.zeros(4, 1, 4, 4)
+    with pytest.raises(TypeError, match="x must be floating.*token ids"):
+        _evolution_at_init(_mlp, x.long(), torch.zeros(4), 2, in_shape=(1, 4, 4))
+    with pytest.raises(TypeError, match="y must be floating"):
+        _evolution_at_init(_mlp, x, torch.zeros(4, dtype=torch.long), 2, in_shape=(1, 4, 4))
+    with pytest.raises(TypeError, match="antithetic"):
+        _evolution_at_init(_mlp, x, torch.zeros(4), 2, in_shape=(1, 4, 4), antithetic=1)
+
+
+def test_in_shape_is_an_explicit_keyword_and_the_device_is_automatic():
+    for fn in (gih.average_geometry, gih.evolution_at_init):
+        params = inspect.signature(fn).parameters
+        assert params["in_shape"].kind is inspect.Parameter.KEYWORD_ONLY and params["in_shape"].default is None
+        assert params["device"].default == "auto" and params["dtype"].default is torch.float32
+        assert params["select"].default is None
+    assert inspect.signature(gih.evolution_at_init).parameters["antithetic"].default is None

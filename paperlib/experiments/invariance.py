@@ -41,9 +41,10 @@ class GIHPreset(Preset):
     r"""Settings of :func:`geometric_invariance`.
 
     Attributes:
-        networks, inputs, sigma_x, route: of :func:`paperlib.gih.average_geometry` (for each architecture). The
-            route is pinned (``"stacked"``) rather than ``"auto"``: the two routes draw different networks, and the
-            chapter's numbers must not depend on which one a timing picked.
+        networks, inputs, sigma_x, route: of :func:`paperlib.gih.average_geometry` (for each architecture). Both
+            routes evaluate the same networks (:func:`paperlib.gih.average_geometry`), so they agree to float
+            rounding; the route is still pinned (``"stacked"``) so that the chapter's printed numbers are the same
+            bits whichever route a timing would pick.
         resnet_depths, resnet_width, activation: the ResNet (and the activation of every network).
         evolution_networks: pairs of networks for :math:`\Delta^0`; evolution_inputs: points per network where
             it is evaluated; evolution_architectures: which;
