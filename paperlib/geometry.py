@@ -391,12 +391,14 @@ def _rows(fn: FeatureMap, in_shape: torch.Size) -> Callable[[torch.Tensor], torc
     return rows
 
 
-def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, materialise: bool) -> torch.Tensor:
+def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, materialise: bool,
+                      rows_only: int | None = None) -> torch.Tensor:
     r"""All directional derivatives of one chunk, direction-major.
 
     Forward: the ``d`` JVPs :math:`J e_\mu` of the whole batch, ``(d, B, n)``. Reverse: the ``n`` VJPs
-    :math:`e_i^\top J`, ``(n, B, d)``. The basis is a stride-0 view unless ``materialise`` (``torch.compile``
-    cannot trace an expanded tangent).
+    :math:`e_i^\top J`, ``(n, B, d)`` (only the first ``rows_only`` of them if given: the pilot of the strategy
+    "auto"). The basis is a stride-0 view unless ``materialise`` (``torch.compile`` cannot trace an expanded
+    tangent).
     """
     rows = _rows(functools.partial(_call, f, state), in_shape)
     batch, d = flat.shape
@@ -406,12 +408,13 @@ def _derivative_stack(f, state, in_shape, flat: torch.Tensor, forward: bool, mat
         return vmap(lambda v: jvp(rows, (flat,), (v,))[1])(basis)
     out, pullback = vjp(rows, flat)
     n = out.shape[1]
-    basis = torch.eye(n, dtype=out.dtype, device=out.device).unsqueeze(1)
-    basis = basis.repeat(1, batch, 1) if materialise else basis.expand(n, batch, n)
+    basis = torch.eye(n, dtype=out.dtype, device=out.device)[:rows_only].unsqueeze(1)
+    basis = basis.repeat(1, batch, 1) if materialise else basis.expand(basis.shape[0], batch, n)
     return vmap(lambda u: pullback(u)[0])(basis)
 
 
-def _loop_stack(f, state, in_shape, flat: torch.Tensor, graph: bool = False) -> torch.Tensor:
+def _loop_stack(f, state, in_shape, flat: torch.Tensor, graph: bool = False,
+                rows_only: int | None = None) -> torch.Tensor:
     r"""The ``n`` rows :math:`e_i^\top J` of every point's Jacobian, ``(n, B, d)``, by a loop of ``n`` backward
     passes of the whole chunk through one recorded forward pass (row ``i`` of every point is the gradient of
     :math:`\sum_b f_i(x_b)`, the points being independent). The same numbers as the vmapped VJPs, by another route:
@@ -424,7 +427,7 @@ def _loop_stack(f, state, in_shape, flat: torch.Tensor, graph: bool = False) -> 
     inp = flat if graph and flat.requires_grad else flat.detach().requires_grad_(True)
     with torch.enable_grad():
         out = rows(inp)
-        n = out.shape[1]
+        n = out.shape[1] if rows_only is None else rows_only
         return torch.stack([torch.autograd.grad(out[:, i].sum(), inp, retain_graph=graph or i < n - 1,
                                                 create_graph=graph, allow_unused=True, materialize_grads=True)[0]
                             for i in range(n)])
@@ -466,41 +469,54 @@ def _kernel(name: str, compile: bool) -> Callable:
     return _COMPILED[name]
 
 
-#: The reverse-mode route chosen by ``strategy="auto"``, per map, input shape, dtype, device and chunk size: timed
-#: once and remembered for the process (a performance choice only; both routes give the same numbers).
+#: The reverse-mode route chosen by ``strategy="auto"`` (``True``: the loop), per map (:func:`_architecture_key`),
+#: selected output, input shape, dtype, device, whether a graph is recorded and chunk size: timed once and
+#: remembered for the process (a performance choice only; both routes give the same numbers).
 _STRATEGY: dict[tuple, bool] = {}
 
+#: the pilot of ``strategy="auto"`` computes ``max(1, n // _PILOT_FRACTION)`` of the ``n`` rows by each route
+_PILOT_FRACTION = 16
+#: a second round of the pilot is run unless one route is at least this much faster in the first
+_DECISIVE = 2.0
 
-def _timed(kernel: Callable, b: _Bound, in_shape, points: torch.Tensor, loop: bool) -> tuple[float, torch.Tensor]:
-    """``kernel`` on ``points`` (reverse mode, by the loop or by vmap) and the seconds it took."""
+
+def _pilot_seconds(b: _Bound, in_shape, chunk: torch.Tensor, rows: int, loop: bool) -> float:
+    """Seconds to compute the first ``rows`` rows of the chunk's Jacobians by one reverse-mode route."""
+    if chunk.is_cuda:
+        torch.cuda.synchronize(chunk.device)
     start = time.perf_counter()
-    out = kernel(b.f, b.state, in_shape, points, False, loop=loop, graph=b.graph)
-    if points.is_cuda:
-        torch.cuda.synchronize(points.device)
-    return time.perf_counter() - start, out
+    if loop:
+        _loop_stack(b.f, b.state, in_shape, chunk, b.graph, rows_only=rows)
+    else:
+        _derivative_stack(b.f, b.state, in_shape, chunk, False, False, rows_only=rows)
+    if chunk.is_cuda:
+        torch.cuda.synchronize(chunk.device)
+    return time.perf_counter() - start
 
 
-def _auto_first_chunk(b: _Bound, kernel: Callable, in_shape, first: torch.Tensor) -> tuple[bool, torch.Tensor | None]:
-    """The reverse-mode route for this call, and the first chunk's result if computing it made the choice.
+def _auto_route(b: _Bound, in_shape, first: torch.Tensor) -> bool:
+    """The reverse-mode route for this call (``True``: the loop).
 
-    As asked (``strategy="loop"``/``"vmap"``), or remembered for this map, shape, dtype, device and (half-)chunk
-    size; otherwise (``"auto"``) the first chunk is cut in two equal halves, one computed by each route after a
-    one-point warm-up of each, and the faster route is remembered. Both halves are results, so the choice costs
-    two one-point warm-ups only, and it is timed at the size it is used for."""
+    As asked (``strategy="loop"``/``"vmap"``), or remembered for this map and chunk size (:data:`_STRATEGY`);
+    otherwise (``"auto"``) a pilot race on the first chunk at its full size: each route computes only the first
+    ``m = max(1, n // 16)`` rows of the chunk's Jacobians (vmap, then the loop), and -- unless one route was at
+    least twice as fast -- once more in the other order; the faster is remembered. Both routes pay the same forward
+    pass, so the comparison of the ``m``-row times orders the ``n``-row times; the pilot costs about
+    ``2 m / n`` (up to ``4 m / n``) of one pass of each route over the chunk, and is thrown away."""
     if b.strategy != "auto":
-        return b.strategy == "loop", None
-    half = first.shape[0] // 2
-    key = (*b.key, half)
-    if key in _STRATEGY or half == 0:
-        return _STRATEGY.get(key, True), None
-    for loop in (False, True):  # warm-up: allocations, lazy initialisation
-        kernel(b.f, b.state, in_shape, first[:1], False, loop=loop, graph=b.graph)
-    t_vmap, a = _timed(kernel, b, in_shape, first[:half], loop=False)
-    t_loop, c = _timed(kernel, b, in_shape, first[half: 2 * half], loop=True)
-    _STRATEGY[key] = t_loop < t_vmap
-    rest = ([kernel(b.f, b.state, in_shape, first[2 * half:], False, loop=_STRATEGY[key], graph=b.graph)]
-            if first.shape[0] % 2 else [])
-    return _STRATEGY[key], torch.cat([a, c, *rest])
+        return b.strategy == "loop"
+    key = (*b.key, first.shape[0])
+    if key not in _STRATEGY:
+        rows = max(1, b.n // _PILOT_FRACTION)
+        best = {False: math.inf, True: math.inf}
+        for order in ((False, True), (True, False)):
+            for loop in order:
+                best[loop] = min(best[loop], _pilot_seconds(b, in_shape, first, rows, loop))
+            fast, slow = sorted(best.values())
+            if slow >= _DECISIVE * fast:
+                break
+        _STRATEGY[key] = best[True] <= best[False]
+    return _STRATEGY[key]
 
 
 @contextlib.contextmanager
@@ -579,10 +595,9 @@ def _chunks(name: str, b: _Bound) -> torch.Tensor:
     if not b.compile:
         chunk_size = b.chunk_size or max(1, _AUTO_CHUNK_NUMBERS // numbers)
         chunks = list(flat.split(chunk_size))
-        loop, first = (False, None) if forward else _auto_first_chunk(b, kernel, in_shape, chunks[0])
-        done = [] if first is None else [first]
-        return torch.cat(done + [kernel(b.f, b.state, in_shape, chunk, forward, loop=loop, graph=b.graph)
-                                 for chunk in chunks[len(done):]])
+        loop = False if forward else _auto_route(b, in_shape, chunks[0])
+        return torch.cat([kernel(b.f, b.state, in_shape, chunk, forward, loop=loop, graph=b.graph)
+                          for chunk in chunks])
     chunk_size = b.chunk_size or min(max(1, _COMPILED_CHUNK_NUMBERS // numbers), 1 << (batch - 1).bit_length())
     pad = -batch % chunk_size
     if pad:
@@ -655,10 +670,13 @@ def jacobian(
             an eval-mode deep copy (``f`` is left in training mode, untouched).
         strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
             backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
-            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
-            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
-            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
-            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
+            ``"auto"`` (default): the faster of the two, raced the first time a map is measured with a given input
+            shape, dtype, device and chunk size (each route computes 1/16 of the first chunk's Jacobian rows at
+            the chunk's full size; that pilot is thrown away, and costs a fraction of the call:
+            ``benchmarks/bench_strategy.py``) and remembered. Maps are known by their architecture: a module by its
+            ``repr``, a function by its code and the modules it closes over (a fresh ``lambda`` of the same line is
+            the same map). On CPU the loop can win for convolutional and attention maps, where ``vmap`` over their
+            backward is slow (``benchmarks/bench_jacobian.py``).
             Forward mode and ``compile=True`` use ``vmap``.
         select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
             (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
