@@ -5,6 +5,8 @@ r"""Reproduce the book's figures from the command line.
     python -m paperlib list                      # every figure: name, chapter, presets, description
     python -m paperlib reproduce ch5-fig1-sinusoid --preset book --device auto --out figures/
     python -m paperlib reproduce all --preset paper --cache-dir /scratch/paperlib
+    python -m paperlib reproduce ch5-xor --no-cache  # compute everything, read and write no cache
+    python -m paperlib --version                 # paperlib <version>
 
 (``paperlib`` is the same command, installed as a console script.) For each figure ``NAME``, ``reproduce`` writes
 ``<out>/NAME.png`` and ``<out>/NAME.pdf`` (``NAME<suffix>.png/.pdf`` for the figures of one entry that has
@@ -17,7 +19,9 @@ The figures are drawn by the package's own functions (:mod:`paperlib.experiments
 :mod:`paperlib.infinite`, :mod:`paperlib.plot`), the ones the chapters call, so the numbers are the chapters'.
 Training goes through the cache of :mod:`paperlib.cache` (``--cache-dir``, default ``$PAPERLIB_CACHE`` or
 ``~/.cache/paperlib``): a second run reads it, and an interrupted one resumes from the last checkpoint when run
-again.
+again. ``--no-cache`` passes ``cache=False`` to the experiments: everything is computed, and nothing is read from
+or written to the cache folder (which is then not checked either; data that the ``paper`` presets download still go
+to the data folder, ``--data-dir``).
 
 Exit codes: 0 every figure written; 2 a usage error, found before any computation (unknown figure or preset, a
 preset that the figure does not have, an output or cache folder that cannot be created or written, CUDA asked for
@@ -63,11 +67,13 @@ _DPI = 150
 class Options:
     """Where the experiments keep and find things: the cache root (``None``: ``$PAPERLIB_CACHE`` or
     ``~/.cache/paperlib``), the data folder (``None``: the same default, ``<cache>/mnist`` and
-    ``<cache>/cifar10``), and whether missing data may be downloaded."""
+    ``<cache>/cifar10``), whether missing data may be downloaded, and whether the cache is used at all
+    (``cache=False``: the experiments' ``cache=False``, nothing read or written under the cache root)."""
 
     cache_dir: str | None = None
     data_dir: str | None = None
     download: bool = True
+    cache: bool = True
 
 
 class FigureSpec(NamedTuple):
@@ -157,8 +163,9 @@ def _once(key: tuple, compute: Callable[[], object]) -> object:
 def _toy(which: str, preset: str, progress, options: Options):
     from . import experiments
 
-    return _once(("toy", which, preset, options.cache_dir),
-                 lambda: getattr(experiments, which)(preset, cache_dir=options.cache_dir, progress=progress))
+    return _once(("toy", which, preset, options),
+                 lambda: getattr(experiments, which)(preset, cache=options.cache, cache_dir=options.cache_dir,
+                                                     progress=progress))
 
 
 def _require_full_mnist(options: Options) -> None:
@@ -182,7 +189,8 @@ def _mnist(preset: str, progress, options: Options, variant: str = "main"):
     def compute():
         if preset == "paper" and not options.download:
             _require_full_mnist(options)
-        io = {"cache_dir": options.cache_dir, "progress": progress, "data_dir": options.data_dir}
+        io = {"cache": options.cache, "cache_dir": options.cache_dir, "progress": progress,
+              "data_dir": options.data_dir}
         if variant == "main":
             return experiments.mnist(preset, **io)
         if variant == "authors":
@@ -200,15 +208,15 @@ def _deep(which: str, preset: str, device: str, progress, options: Options):
     from . import experiments
 
     return _once((which, preset, device, options), lambda: getattr(experiments, which)(
-        preset, device=device, data_dir=options.data_dir, download=options.download, cache_dir=options.cache_dir,
-        progress=progress))
+        preset, device=device, data_dir=options.data_dir, download=options.download, cache=options.cache,
+        cache_dir=options.cache_dir, progress=progress))
 
 
 def _gih(preset: str, device: str, progress, options: Options):
     from . import experiments
 
-    return _once(("gih", preset, device, options.cache_dir), lambda: experiments.geometric_invariance(
-        preset, device=device, cache_dir=options.cache_dir, progress=progress))
+    return _once(("gih", preset, device, options), lambda: experiments.geometric_invariance(
+        preset, device=device, cache=options.cache, cache_dir=options.cache_dir, progress=progress))
 
 
 def _grid_numbers(grid) -> dict:
@@ -249,35 +257,22 @@ def _snapshot_numbers(snap, layers: bool = False) -> dict:
 
 
 def ch2_volume_maps(preset, device, progress, options: Options = Options()):
-    import numpy as np
     import torch
 
     from . import shallow
 
-    plt = _plt()
     widths, activations = [3, 10, 100, 1000], ["erf", "sigmoid", "relu"]
     t = torch.linspace(-3, 3, 121, dtype=torch.float64)
     grid = torch.cartesian_prod(t, t)  # grid[i * 121 + j] = (t[i], t[j])
     maps = {(a, n): shallow.log_volume_element(*shallow.random_network(2, n, seed=n), grid, a,
                                                device=device).cpu().reshape(121, 121)
             for a in activations for n in widths}
-    cmap = plt.get_cmap("magma").copy()
-    cmap.set_bad("white")
-    fig, axes = plt.subplots(len(activations), len(widths), figsize=(12, 8.6), sharex=True, sharey=True)
-    for row, a in enumerate(activations):
-        finite = torch.cat([m[torch.isfinite(m)] for (a2, _), m in maps.items() if a2 == a])
-        lo, hi = np.percentile(finite.numpy(), [1, 99])
-        for col, n in enumerate(widths):
-            ax = axes[row, col]
-            im = ax.pcolormesh(t, t, maps[a, n].T, cmap=cmap, vmin=lo, vmax=hi, shading="auto",
-                               rasterized=True)  # a light PDF
-            ax.set_aspect("equal")
-            ax.set_title(f"{a}, n = {n}", fontsize=10)
-        fig.colorbar(im, ax=axes[row].tolist(), label=r"$\log_{10}\sqrt{\det g}$", shrink=0.9)
+    fig = _plot().volume_maps_figure(t, maps)  # the chapter's figure, drawn by the same function
     numbers = {"t": t, "widths": widths, "activations": activations,
                "network": "paperlib.shallow.random_network(2, n, seed=n)",
                "log_volume": {a: {n: maps[a, n] for n in widths} for a in activations},
-               "layout": "log_volume[activation][n][i][j] at x = (t[i], t[j])"}
+               "layout": "log_volume[activation][n][i][j] at x = (t[i], t[j])",
+               "white": "cells where log_volume is -inf: det g = 0 (ReLU with fewer than two units active)"}
     return [("", fig)], numbers
 
 
@@ -441,8 +436,6 @@ def ch4_unit_circle(preset, device, progress, options: Options = Options()):
 
     from . import shallow
 
-    plt = _plt()
-    plot = _plot()
     W_unit = _three_units()
     t = torch.linspace(0, 2 * math.pi, 361, dtype=torch.float64)
     circle = torch.stack([t.cos(), t.sin()], 1)
@@ -451,16 +444,9 @@ def ch4_unit_circle(preset, device, progress, options: Options = Options()):
         Wb, bb = W_unit / math.sqrt(2), torch.full((3,), bias / math.sqrt(2), dtype=torch.float64)
         curves[bias] = (shallow.log_volume_element(Wb, bb, circle, "erf", device=device).cpu(),
                         shallow.ricci_scalar(Wb, bb, circle, "erf", method="gauss", device=device).cpu())
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
-    for bias, (lv, R) in curves.items():
-        axes[0].plot(t, lv, label=f"bias {bias:g}")
-        axes[1].plot(t, R, label=f"bias {bias:g}")
-    for ax, label in zip(axes, (plot.LOG_VOLUME_LABEL, plot.RICCI_LABEL)):
-        ax.set_xlabel(r"angle of $x$ on the unit circle")
-        ax.set_ylabel(label)
-        ax.legend()
-    axes[1].axhline(0, color="0.6", lw=0.8)
-    numbers = {"angle": t, "activation": "erf(z / sqrt 2)", "W": W_unit, "biases": list(curves),
+    fig = _plot().unit_circle_figure(t, {f"bias {bias:g}": v for bias, v in curves.items()})
+    numbers = {"angle": t, "angle_unit": "radians", "point": "x = (cos angle, sin angle)",
+               "activation": "erf(z / sqrt 2)", "W": W_unit, "biases": list(curves),
                "log_volume": {b: v[0] for b, v in curves.items()}, "ricci": {b: v[1] for b, v in curves.items()}}
     return [("", fig)], numbers
 
@@ -505,8 +491,7 @@ def ch5_xor(preset, device, progress, options: Options = Options()):
     xo = _toy("xor", preset, progress, options)
     widths = xo.settings.hidden
     snaps = [xo.run((w, xo.settings.seeds[0])).final for w in widths]
-    fig = _plot().snapshot_figure(snaps, xo.grid, data=(xo.x, xo.y), shared_scale=False,
-                                  labels=[f"width {w}" for w in widths])
+    fig = _plot().xor_figure(xo)  # the chapter's figure: these snapshots, with a legend
     gains = {w: xo.gains(boundary="final", labels=[(w, s) for s in xo.settings.seeds]) for w in widths}
     numbers = {"settings": xo.settings, "describe": xo.describe(), "grid": _grid_numbers(xo.grid),
                "data": {"x": xo.x, "y": xo.y}, "seed": xo.settings.seeds[0],
@@ -928,6 +913,22 @@ def _atomic_write(path: Path, write: Callable[[object], None], mode: str = "wb")
         raise
 
 
+def _check_cache(options: Options) -> None:
+    """The cache root must be a folder that exists or can be created and is writable; else :class:`UsageError`
+    naming it, where it came from, and the command line's ways out (``--cache-dir``, ``PAPERLIB_CACHE``,
+    ``--no-cache``), not the Python keywords of :meth:`paperlib.cache.Cache.open`."""
+    from . import cache as _cache
+
+    where = _cache.root(options.cache_dir)
+    source = ("given by --cache-dir" if options.cache_dir is not None else
+              "from the environment variable PAPERLIB_CACHE" if os.environ.get("PAPERLIB_CACHE") else
+              "the default, as neither --cache-dir nor PAPERLIB_CACHE is set")
+    problem = writable_folder_problem(where)
+    if problem:
+        raise UsageError(f"the cache folder {where} ({source}) {problem}; choose another with --cache-dir DIR or "
+                         "the environment variable PAPERLIB_CACHE, or run with --no-cache")
+
+
 def _check_folder(folder: Path, what: str, hint: str) -> None:
     """Create ``folder`` (with its parents) and check that a file can be written there; :class:`UsageError` naming
     it otherwise."""
@@ -1037,11 +1038,8 @@ def reproduce(names: Sequence[str], *, preset: str | None = None, device: str = 
         _log(f"not made (no {preset} preset): {', '.join(skipped)}")
     folder = Path(out).expanduser()
     _check_folder(folder, "output folder", "choose another with --out")
-    if any(FIGURES[n].presets for n in chosen):
-        try:
-            _cache.Cache.open(options.cache_dir)
-        except _cache.CacheError as exc:
-            raise UsageError(f"{exc} (or --cache-dir)") from None
+    if options.cache and any(FIGURES[n].presets for n in chosen):
+        _check_cache(options)
     dev = _resolve_device(device)
 
     import matplotlib
@@ -1065,8 +1063,9 @@ def reproduce(names: Sequence[str], *, preset: str | None = None, device: str = 
             missing.append(name)
             continue
         meta = {"preset": used, "device": dev, "paperlib_version": __version__,
-                "options": {"cache_dir": str(_cache.root(options.cache_dir)), "data_dir": options.data_dir,
-                            "download": options.download},
+                "options": {"cache": options.cache,
+                            "cache_dir": str(_cache.root(options.cache_dir)) if options.cache else None,
+                            "data_dir": options.data_dir, "download": options.download},
                 "seconds": round(time.perf_counter() - start, 3)}
         paths = _write(name, spec, figures, numbers, folder, meta)
         _log(f"    wrote {', '.join(str(p) for p in paths)} ({time.perf_counter() - start:.1f} s)")
@@ -1096,6 +1095,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Reproduce the figures of the book (chapters 2-9) with the package paperlib.",
         epilog="Exit codes: 0 done; 2 usage error (unknown figure or preset, output or cache folder not writable, "
                "no CUDA); 3 data unavailable (the message says how to get them); 130 interrupted; 1 other errors.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"paperlib {__version__}",
+                        help="print the version of paperlib and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ls = sub.add_parser("list", help="list the figures: name, chapter, presets, description",
                         description="List the figures: name, chapter, presets and a description.")
@@ -1117,6 +1120,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default="figures", help="output folder, created if missing (default: figures/)")
     rp.add_argument("--cache-dir", default=None,
                     help="the training and geometry cache (default: $PAPERLIB_CACHE or ~/.cache/paperlib)")
+    rp.add_argument("--no-cache", dest="cache", action="store_false",
+                    help="compute everything without reading or writing the cache (--cache-dir is then unused)")
     rp.add_argument("--data-dir", default=None,
                     help="where full MNIST and CIFAR-10 are kept (default: <cache>/mnist and <cache>/cifar10)")
     rp.add_argument("--no-download", dest="download", action="store_false",
@@ -1145,7 +1150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         distributed.init_from_env()  # under torchrun: the ranks share the work (paperlib.distributed)
         return reproduce(args.figures, preset=args.preset, device=args.device, out=args.out,
                          progress=args.progress,
-                         options=Options(cache_dir=args.cache_dir, data_dir=args.data_dir, download=args.download))
+                         options=Options(cache_dir=args.cache_dir, data_dir=args.data_dir, download=args.download,
+                                         cache=args.cache))
     except UsageError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

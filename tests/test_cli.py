@@ -7,6 +7,7 @@ The expensive figures (chapters 6-9, minutes each) are not run here; their glue 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -91,6 +92,18 @@ def test_console_script_lists_the_figures(tmp_path):
                           env=_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert all(name in proc.stdout for name in cli.FIGURES)
+
+
+def test_version_prints_the_installed_version_and_exits_0(tmp_path, capsys):
+    import importlib.metadata
+
+    import paperlib
+
+    proc = _run(tmp_path, "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"paperlib {paperlib.__version__}\n"
+    assert paperlib.__version__ == importlib.metadata.version("paperlib")  # the installed package's metadata
+    assert cli.main(["--version"]) == 0 and capsys.readouterr().out == f"paperlib {paperlib.__version__}\n"
 
 
 def test_import_paperlib_does_not_import_the_cli_or_matplotlib(tmp_path):
@@ -214,6 +227,84 @@ def test_unwritable_output_folder_exits_2_naming_it(tmp_path, where):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("given_by", ["--cache-dir", "PAPERLIB_CACHE"])
+def test_unwritable_cache_folder_exits_2_naming_the_command_line_options(tmp_path, given_by):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    cache = blocker / "cache"
+    args = ["reproduce", "ch5-xor", "--out", str(tmp_path / "out")]
+    env = _env(tmp_path)
+    if given_by == "--cache-dir":
+        args += ["--cache-dir", str(cache)]
+    else:
+        env["PAPERLIB_CACHE"] = str(cache)
+    proc = subprocess.run([sys.executable, "-m", "paperlib", *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    err = proc.stderr
+    assert f"cache folder {cache}" in err and given_by in err.split(";")[0]  # the folder, and where it came from
+    assert "--cache-dir" in err and "PAPERLIB_CACHE" in err and "--no-cache" in err  # the ways out, as typed here
+    assert "cache_dir=" not in err and "cache=False" not in err  # not the Python keywords of paperlib.cache
+    assert "Traceback" not in err
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_at(monkeypatch, module, name: str) -> dict:
+    """Replace ``module.name`` by a recorder of its keyword arguments that stops the figure there."""
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise _Stop(name)
+
+    monkeypatch.setattr(module, name, record)
+    return seen
+
+
+@pytest.mark.parametrize("figure, entry", [("ch5-xor", "xor"), ("ch5-fig1-sinusoid", "sinusoid"),
+                                           ("ch5-deep-layers", "deep_mlp"), ("ch6-fig2-mnist", "mnist"),
+                                           ("ch6-relu", "mnist"), ("ch7-fig3", "deep"),
+                                           ("ch8-probe", "self_supervised"), ("ch9-spectra", "geometric_invariance")])
+@pytest.mark.parametrize("cache", [True, False])
+def test_the_cache_switch_reaches_every_chapter_entry_point(monkeypatch, figure, entry, cache):
+    from paperlib import experiments
+
+    monkeypatch.setattr(cli, "_MEMO", {})
+    seen = _stop_at(monkeypatch, experiments, entry)
+    with pytest.raises(_Stop):
+        cli.FIGURES[figure].make("book", "cpu", False, cli.Options(cache_dir="/unused", cache=cache))
+    assert seen["cache"] is cache and seen["cache_dir"] == "/unused"
+
+
+def test_no_cache_skips_the_cache_check_and_passes_cache_false(tmp_path, monkeypatch, capsys):
+    from paperlib import experiments
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    args = ["reproduce", "ch5-xor", "--cache-dir", str(blocker / "cache"), "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(cli, "_MEMO", {})
+    seen = _stop_at(monkeypatch, experiments, "xor")
+    assert cli.main(args) == 2 and "--no-cache" in capsys.readouterr().err and not seen  # checked, nothing run
+    with pytest.raises(_Stop):  # the cache is not used, so an unusable cache folder is no error
+        cli.main([*args, "--no-cache"])
+    assert seen["cache"] is False
+
+
+def test_no_cache_writes_nothing_under_the_cache_folder_and_computes_the_same_numbers(tmp_path, e2e):
+    _, cached_out, _ = e2e
+    out = tmp_path / "out"
+    proc = _run(tmp_path, "reproduce", "ch5-xor", "--no-cache", "--device", "cpu", "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    default_cache = Path(_env(tmp_path)["PAPERLIB_CACHE"])
+    assert not default_cache.exists() or [p for p in default_cache.rglob("*")] == []  # nothing read, nothing written
+    doc = _strict_json(out / "ch5-xor.json")
+    assert doc["options"]["cache"] is False and doc["options"]["cache_dir"] is None
+    assert doc["numbers"] == _strict_json(cached_out / "ch5-xor.json")["numbers"]  # trained again, the same run
+
+
 def test_paper_preset_without_cifar10_exits_3_before_any_training(tmp_path):
     cache, data = tmp_path / "cache", tmp_path / "data"
     data.mkdir()
@@ -260,3 +351,73 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
     assert list(tmp_path.iterdir()) == []
     cli._atomic_write(target, lambda fh: fh.write(b"whole"))
     assert target.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [target]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# what a reader sees on the figures
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text") and a.get_text()))
+
+
+def test_ch2_volume_maps_labels_its_axes_and_says_what_white_is():
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    [(_, fig)], numbers = cli.ch2_volume_maps(None, "cpu", False)
+    axes = np.array(fig.axes[:12]).reshape(3, 4)
+    assert [ax.get_xlabel() for ax in axes[-1]] == ["$x_1$"] * 4
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["$x_2$"] * 3
+    assert "white: volume element 0" in _texts(fig) and r"-\infty" in _texts(fig)
+    # what is white: exactly the cells where the log volume element is -inf (ReLU, n = 3: < 2 units active)
+    relu3 = numbers["log_volume"]["relu"][3]
+    assert bool(torch.isneginf(relu3).any()) and not bool(torch.isnan(relu3).any())
+    mesh = axes[2, 0].collections[0]
+    assert (np.ma.getmaskarray(mesh.get_array()).reshape(121, 121) == torch.isneginf(relu3).T.numpy()).all()
+    assert all(bool(torch.isfinite(m).all()) for a in ("erf", "sigmoid") for m in numbers["log_volume"][a].values())
+    matplotlib.pyplot.close(fig)
+
+
+def test_ch4_unit_circle_gives_the_unit_of_its_angle():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    [(_, fig)], numbers = cli.ch4_unit_circle(None, "cpu", False)
+    assert numbers["angle_unit"] == "radians" and float(numbers["angle"][-1]) == pytest.approx(2 * math.pi)
+    for ax in fig.axes:
+        assert "(radians)" in ax.get_xlabel()
+        assert ax.get_xticks() == pytest.approx([k * math.pi / 3 for k in range(7)])
+        assert [t.get_text() for t in ax.get_xticklabels()][-1] == r"$2\pi$"
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["bias 0", "bias 1"]
+    matplotlib.pyplot.close(fig)
+
+
+def test_ch5_xor_has_a_legend_of_its_boundary_and_classes(e2e):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, _, cache = e2e
+    cli._MEMO.clear()
+    [(_, fig)], _ = cli.ch5_xor("book", "cpu", False, cli.Options(cache_dir=str(cache)))  # read from the cache
+    [legend] = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "decision boundary" in texts[0] and "class 0" in texts[1] and "class 1" in texts[2]
+    assert [h.get_markerfacecolor() for h in legend.legend_handles[1:]] == ["white", "black"]  # as scatter_data
+    assert legend.legend_handles[0].get_color() == "red"
+    matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("notebook, function, figure", [
+    ("02_shallow_networks", "volume_maps_figure", "ch2_volume_maps"),
+    ("04_curvature", "unit_circle_figure", "ch4_unit_circle"),
+    ("05_toy_networks", "xor_figure", "ch5_xor")])
+def test_the_chapter_and_the_cli_draw_the_figure_with_one_function(notebook, function, figure):
+    import inspect
+
+    cells = json.loads((ROOT / "book" / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert sum(f"plot.{function}(" in c for c in code) == 1
+    assert f"{function}(" in inspect.getsource(getattr(cli, figure))

@@ -1,13 +1,16 @@
-r"""Figures of chapters 3 and 4 (shallow networks: infinite width and curvature).
+r"""Figures of chapters 2-4 (shallow networks: random maps, infinite width and curvature).
 
+- :func:`volume_maps_figure` -- chapter 2: the log volume element of random shallow maps, activations by widths;
 - :func:`infinite_width_profiles` -- radial profiles of the infinite-width volume element and Ricci scalar;
 - :func:`volume_ricci_figure` -- volume element and Ricci scalar side by side, one row per case;
+- :func:`unit_circle_figure` -- volume element and Ricci scalar along the unit circle, against the angle;
 - :func:`draw_hyperplanes` -- the lines :math:`w_j\cdot x + b_j = 0` of a shallow map's hidden units.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,7 +25,86 @@ from ..data import Grid
 from ._util import as_array, check_sequence
 from .core import LOG_VOLUME_LABEL, RICCI_LABEL, log_volume_map, ricci_map
 
-__all__ = ["infinite_width_profiles", "draw_hyperplanes", "volume_ricci_figure"]
+__all__ = ["volume_maps_figure", "infinite_width_profiles", "draw_hyperplanes", "volume_ricci_figure",
+           "unit_circle_figure"]
+
+#: The note under :func:`volume_maps_figure` where a map holds :math:`-\infty`: what its white cells are.
+DEGENERATE_NOTE = r"white: volume element 0 ($\det g = 0$, so $\log_{10}\sqrt{\det g} = -\infty$)"
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def volume_maps_figure(
+    t: torch.Tensor | np.ndarray,
+    maps: Mapping[tuple[str, int], torch.Tensor | np.ndarray],
+    *,
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    panel_size: float = 2.87,
+    rasterized: bool = True,
+) -> Figure:
+    r"""Chapter 2: :math:`\log_{10}\sqrt{\det g}` of random shallow maps on the square ``t x t``, one row per
+    activation, one column per width, one colour scale per row (its finite values between the ``percentiles``;
+    ``magma``, values beyond are drawn in the end colours).
+
+    Where :math:`\det g = 0` (e.g. ReLU with fewer than two units active: the Jacobian has rank < 2) the log
+    volume element is :math:`-\infty`; those cells are drawn white and the figure says so in a note under the
+    panels (:data:`DEGENERATE_NOTE`; NaN, which :func:`paperlib.shallow.log_volume_element` never returns, would
+    be white too and is named there as well).
+
+    Args:
+        t: ``(T,)`` coordinates of the square's side.
+        maps: ``{(activation, width): log_volume (T, T)}`` with ``log_volume[i, j]`` at :math:`x = (t_i, t_j)`
+            (``torch.cartesian_prod(t, t)`` reshaped); rows and columns in the order in which activations and
+            widths first appear, every pair present.
+        percentiles: lower and upper percentile of each row's colour range.
+        panel_size: height of one row in inches.
+        rasterized: rasterise the meshes (a light PDF).
+
+    Returns:
+        The ``Figure`` (axes ``activations x widths``, plus one colour bar per row).
+    """
+    tv = as_array(t, "t", ("T",))
+    if not isinstance(maps, Mapping) or not maps:
+        raise ValueError("maps must be a non-empty mapping {(activation, width): log_volume (T, T)}")
+    for key in maps:
+        check_sequence(key, f"maps must be keyed by (activation, width) pairs; got {key!r}", length=2)
+    activations, widths = _unique(a for a, _ in maps), _unique(n for _, n in maps)
+    missing = [(a, n) for a in activations for n in widths if (a, n) not in maps]
+    if missing:
+        raise ValueError(f"maps must hold every (activation, width) pair; missing {missing}")
+    lo_p, hi_p = (check_number(p, "percentiles", min=0, max=100) for p in
+                  check_sequence(percentiles, "percentiles must be a (low, high) pair", length=2))
+    check_number(panel_size, "panel_size", min=0, open_min=True)
+    images = {k: as_array(v, f"maps[{k!r}]", (len(tv), len(tv))) for k, v in maps.items()}
+    cmap = plt.get_cmap("magma").with_extremes(bad="white")  # -inf (and NaN): pcolormesh masks non-finite values
+    nrows, ncols = len(activations), len(widths)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, panel_size * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    for row, a in enumerate(activations):
+        finite = np.concatenate([images[a, n][np.isfinite(images[a, n])] for n in widths])
+        lo, hi = np.percentile(finite, [lo_p, hi_p]) if finite.size else (None, None)
+        for col, n in enumerate(widths):
+            ax = axes[row, col]
+            im = ax.pcolormesh(tv, tv, images[a, n].T, cmap=cmap, vmin=lo, vmax=hi, shading="auto",
+                               rasterized=rasterized)
+            ax.set_aspect("equal")
+            ax.set_title(f"{a}, n = {n}", fontsize=10)
+            if row == nrows - 1:
+                ax.set_xlabel(r"$x_1$")
+            if col == 0:
+                ax.set_ylabel(r"$x_2$")
+        fig.colorbar(im, ax=axes[row].tolist(), label=LOG_VOLUME_LABEL, shrink=0.9)
+    notes = []
+    if any(np.isneginf(v).any() for v in images.values()):
+        notes.append(DEGENERATE_NOTE)
+    if any(np.isnan(v).any() for v in images.values()):
+        notes.append("white: undefined (NaN)")
+    if notes:
+        axes[-1, 0].annotate("; ".join(notes), xy=(0, 0), xycoords="axes fraction", xytext=(0, -36),
+                             textcoords="offset points", ha="left", va="top", fontsize=10)
+    return fig
 
 
 def infinite_width_profiles(
@@ -180,3 +262,53 @@ def volume_ricci_figure(
             for ax in (left, right):
                 draw_hyperplanes(ax, *pair)
     return fig
+
+
+def unit_circle_figure(
+    angle: torch.Tensor | np.ndarray,
+    curves: Mapping[str, tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]],
+    *,
+    panel_size: float = 3.2,
+) -> Figure:
+    r"""The volume element (left) and the Ricci scalar (right) along the unit circle
+    :math:`x = (\cos\theta, \sin\theta)`, against the angle :math:`\theta` in radians (ticks at multiples of
+    :math:`\pi/3`), one curve per entry of ``curves``, named in one legend above the panels.
+
+    Args:
+        angle: ``(T,)`` angles :math:`\theta` in radians.
+        curves: ``{label: (log_volume (T,), ricci (T,))}``, e.g. ``{"bias 0": ..., "bias 1": ...}``.
+        panel_size: height in inches.
+
+    Returns:
+        The ``Figure`` (two axes).
+    """
+    theta = as_array(angle, "angle", ("T",))
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curves must be a non-empty mapping {label: (log_volume, ricci)}")
+    check_number(panel_size, "panel_size", min=0, open_min=True)
+    fig, axes = plt.subplots(1, 2, figsize=(panel_size * 2.8, panel_size), layout="constrained")
+    for label, pair in curves.items():
+        lv, R = check_sequence(pair, f"curves[{label!r}] must be a (log_volume, ricci) pair", length=2)
+        axes[0].plot(theta, as_array(lv, f"curves[{label!r}] log_volume", theta.shape), label=str(label))
+        axes[1].plot(theta, as_array(R, f"curves[{label!r}] ricci", theta.shape), label=str(label))
+    k0, k1 = math.ceil(theta.min() / (math.pi / 3) - 1e-9), math.floor(theta.max() / (math.pi / 3) + 1e-9)
+    ticks = [k * math.pi / 3 for k in range(k0, k1 + 1)]
+    names = [_pi_thirds(k) for k in range(k0, k1 + 1)]
+    for ax, label in zip(axes, (LOG_VOLUME_LABEL, RICCI_LABEL)):
+        ax.set_xticks(ticks, names)
+        ax.set_xlabel(r"angle $\theta$ of $x = (\cos\theta, \sin\theta)$ (radians)")
+        ax.set_ylabel(label)
+    axes[1].axhline(0, color="0.6", lw=0.8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=len(curves), frameon=False)
+    return fig
+
+
+def _pi_thirds(k: int) -> str:
+    r"""The tick label of :math:`k\pi/3`: ``0``, ``π/3``, ``2π/3``, ``π``, ``4π/3``, ..."""
+    if k == 0:
+        return "0"
+    g = math.gcd(abs(k), 3)
+    num, den = k // g, 3 // g
+    sign, num = ("-" if num < 0 else ""), abs(num)
+    top = r"\pi" if num == 1 else rf"{num}\pi"
+    return f"${sign}{top}$" if den == 1 else f"${sign}{top}/{den}$"

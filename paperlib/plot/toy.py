@@ -1,6 +1,7 @@
 r"""Figures of chapter 5 (toy networks on planar inputs: sinusoid, XOR, a deep MLP per layer).
 
 - :func:`snapshot_figure` -- Fig. 1: log volume element, Ricci scalar and prediction per snapshot;
+- :func:`xor_figure` -- the XOR networks after training, one row per width (:func:`snapshot_figure` with a legend);
 - :func:`layer_figure` -- the log volume element of each hidden layer per snapshot;
 - :func:`magnification_plot` -- magnification near the decision boundary against epoch.
 
@@ -16,13 +17,17 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 from ..data import Grid
 from ._util import as_array, check_sequence, finite_range, get_axes, get_field
-from .core import log_volume_map, prediction_map, ricci_map
+from .core import BOUNDARY_COLOR, log_volume_map, prediction_map, ricci_map, scatter_data
 
-__all__ = ["snapshot_figure", "layer_figure", "magnification_plot"]
+__all__ = ["snapshot_figure", "xor_figure", "layer_figure", "magnification_plot"]
+
+#: What the classes of :func:`paperlib.data.xor` are (the legend of :func:`xor_figure`).
+XOR_CLASSES = (r"class 0 ($x_1 x_2 > 0$)", r"class 1 ($x_1 x_2 < 0$)")
 
 
 def _snapshot_rows(snapshots: Sequence[object], labels: Sequence[str] | None, ncols: int, panel_size: float,
@@ -52,6 +57,9 @@ def snapshot_figure(
     percentile: float = 95.0,
     labels: Sequence[str] | None = None,
     panel_size: float = 3.3,
+    legend: bool = False,
+    class_names: Sequence[str] = ("class 0", "class 1"),
+    point_size: float = 9.0,
 ) -> Figure:
     r"""Fig. 1 layout: one row per snapshot, columns log volume element, Ricci scalar (if present) and prediction,
     each with the decision boundary in red.
@@ -67,12 +75,18 @@ def snapshot_figure(
         percentile: Ricci clipping percentile (per row).
         labels: row labels for the panel titles (default ``"epoch {epoch}"``).
         panel_size: height of one panel in inches.
+        legend: a legend under the panels: the decision boundary (red line) and, with ``data``, the training
+            points of each class (white: class 0, black: class 1), named by ``class_names``.
+        class_names: the legend's names of classes 0 and 1.
+        point_size: marker area of the training points (points squared).
 
     Returns:
         The ``Figure``.
     """
     _check_snapshots(snapshots)
     check_int(layer, "layer", min=1)
+    check_sequence(class_names, "class_names must be a pair of strings (class 0, class 1)", length=2)
+    check_number(point_size, "point_size", min=0, open_min=True)
     has_ricci = all(get_field(s, "ricci") is not None for s in snapshots)
 
     def logv(s):
@@ -88,9 +102,40 @@ def snapshot_figure(
         if has_ricci:
             ricci_map(get_field(s, "ricci"), grid, ax=row[1], boundary=margin, percentile=percentile,
                       title=f"{name}: Ricci scalar")
-        prediction_map(get_field(s, "probability"), grid, ax=row[-1], boundary=margin, data=data,
-                       title=f"{name}: prediction")
+        prediction_map(get_field(s, "probability"), grid, ax=row[-1], boundary=margin, title=f"{name}: prediction")
+        if data is not None:
+            scatter_data(row[-1], *data, size=point_size)
+    if legend:
+        handles = [Line2D([], [], color=BOUNDARY_COLOR, lw=1.5, label="decision boundary (logits equal)")]
+        if data is not None:
+            handles += [Line2D([], [], ls="", marker="o", ms=7, mfc=face, mec="0.3", mew=0.8,
+                               label=f"training points, {str(cls)}")
+                        for face, cls in zip(("white", "black"), class_names)]
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     return fig
+
+
+def xor_figure(experiment: object, *, seed: int | None = None, panel_size: float = 3.3) -> Figure:
+    r"""The XOR figure of chapter 5: one row per hidden width (the experiment's ``settings.hidden``), the network
+    of ``seed`` (default: the first of ``settings.seeds``) after training; columns log volume element, Ricci
+    scalar and prediction with the four training points, each with its decision boundary in red; a colour scale
+    per row; a legend of the boundary and the classes (:data:`XOR_CLASSES`).
+
+    Args:
+        experiment: the result of :func:`paperlib.experiments.xor` (runs keyed ``(width, seed)``).
+        seed: which seed's networks to show.
+        panel_size: height of one panel in inches.
+
+    Returns:
+        The ``Figure``.
+    """
+    settings = get_field(experiment, "settings")
+    widths = list(settings.hidden)
+    seed = settings.seeds[0] if seed is None else seed
+    snaps = [experiment.run((w, seed)).final for w in widths]
+    return snapshot_figure(snaps, experiment.grid, data=(experiment.x, experiment.y), shared_scale=False,
+                           labels=[f"width {w}" for w in widths], panel_size=panel_size, legend=True,
+                           class_names=XOR_CLASSES, point_size=36.0)
 
 
 def layer_figure(
