@@ -371,9 +371,14 @@ class VisionTransformer(nn.Module):
     class token and position embeddings drawn from :math:`N(0, 0.02^2)`.
 
     Args:
-        image_size: side of the square input images (a multiple of ``patch``); patch: patch side;
-        in_channels, num_classes; dim: embedding width (a multiple of ``heads``); depth: encoder layers;
-        heads: attention heads; mlp_ratio: hidden width of each layer's MLP over ``dim``.
+        image_size: side of the square input images (a multiple of ``patch``).
+        patch: side of the patches.
+        in_channels: image channels.
+        num_classes: logits of the readout.
+        dim: embedding width (a multiple of ``heads``).
+        depth: encoder layers.
+        heads: attention heads.
+        mlp_ratio: hidden width of each layer's MLP over ``dim``.
 
     ``forward(x)``: ``(B, in_channels, image_size, image_size) -> (B, num_classes)``.
     """
