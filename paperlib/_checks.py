@@ -183,3 +183,47 @@ def writable_folder_problem(folder: Path) -> str | None:
     except OSError as exc:
         return f"is not writable ({exc.strerror or exc})"
     return None
+
+
+# -- one output of a model with several ------------------------------------------------------------------------------
+
+
+def _is_mapping(out: object) -> bool:
+    return isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "__getitem__"))
+
+
+def check_select(select: object) -> int | str | None:
+    """``select`` if it is ``None``, an index (``int``) or a key (``str``) of a model's outputs; else ``TypeError``."""
+    if select is not None and (isinstance(select, bool) or not isinstance(select, (int, str))):
+        raise TypeError(f"select must be an output's index (int) or key (str), or None; got {select!r}")
+    return select
+
+
+def pick_output(out: object, select: int | str | None, who: str = "f") -> object:
+    """``out`` itself (``select=None``), or ``out[select]`` of a tuple, list or dict (or dict-like) output; a key or
+    index that picks nothing is a ``ValueError`` listing the outputs, ``select`` on a single output a ``TypeError``.
+    ``who`` names the model in the messages."""
+    if select is None:
+        return out
+    if _is_mapping(out):
+        if select not in out.keys():
+            raise ValueError(f"select={select!r} is not a key of {who}'s output; its keys are {list(out.keys())}")
+        return out[select]
+    if isinstance(out, (tuple, list)):
+        if not isinstance(select, int) or not -len(out) <= select < len(out):
+            raise ValueError(f"select={select!r} does not pick one of {who}'s {len(out)} outputs (a "
+                             f"{type(out).__name__}): pass an index in 0..{len(out) - 1}")
+        return out[select]
+    raise TypeError(f"select={select!r} was given but {who} returned a {type(out).__name__}, not a tuple, list or "
+                    "dict: leave select=None")
+
+
+def output_hint(out: object) -> str:
+    """For a model that returned a tuple, list or dict where a tensor was needed: how to measure one output
+    (``select=``), to follow the type's name in an error message; ``""`` for anything else."""
+    if _is_mapping(out):
+        keys = list(out.keys())
+        return f" with keys {keys}: measure one of them with select=, e.g. select={keys[0]!r}" if keys else ""
+    if isinstance(out, (tuple, list)):
+        return f" of {len(out)} outputs: measure one of them with select=, e.g. select=0 (the first)"
+    return ""

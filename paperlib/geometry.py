@@ -56,7 +56,7 @@ from torch import nn
 from torch.func import functional_call, jacfwd, jacrev, jvp, vjp, vmap
 
 from . import distributed as _dist
-from ._checks import check_base, check_bool, check_choice, check_int
+from ._checks import check_base, check_bool, check_choice, check_int, check_select, output_hint, pick_output
 from ._linalg import RankDeficiencyWarning, apply_policy, check_chunk_size, check_policy, check_rtol, chunk_slices
 from ._linalg import degenerate_points, gauss_parts, gauss_scalar, log_volume, prepare_input, safe_inverse
 
@@ -133,9 +133,7 @@ def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_
     check_choice(train_mode, "train_mode", ("raise", "eval_copy"))
     if not callable(f):
         raise TypeError(f"f must be a callable feature map (B, *in_shape) -> (B, n); got {type(f).__name__}")
-    if select is not None:
-        if isinstance(select, bool) or not isinstance(select, (int, str)):
-            raise TypeError(f"select must be an output's index (int) or key (str), or None; got {select!r}")
+    if check_select(select) is not None:
         f = Select(f, select) if isinstance(f, nn.Module) else _select_callable(f, select)
     if not isinstance(f, nn.Module):
         return f, None
@@ -143,26 +141,13 @@ def _as_function(f: FeatureMap, dtype: torch.dtype, device: torch.device, train_
 
     def cast(v: torch.Tensor, differentiable: bool) -> torch.Tensor:
         target = dtype if v.is_floating_point() else v.dtype
-        return v.to(dtype=target, device=device) if differentiable else v.detach().to(dtype=target, device=device, copy=True)
+        if differentiable:  # the module's own parameter, cast differentiably (no copy where nothing changes)
+            return v.to(dtype=target, device=device)
+        return v.detach().to(dtype=target, device=device, copy=True)
 
     state = {k: cast(v, graph) for k, v in f.named_parameters()}
     state.update({k: cast(v, False) for k, v in f.named_buffers()})
     return module, state
-
-
-def _pick(out: object, select: int | str) -> object:
-    """``out[select]`` of a multi-output map, or an error naming ``select`` and what ``out`` holds."""
-    if isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "__getitem__")):
-        if select not in out.keys():
-            raise KeyError(f"select={select!r} is not a key of f's output; its keys are {list(out.keys())}")
-        return out[select]
-    if isinstance(out, (tuple, list)):
-        if not isinstance(select, int) or not -len(out) <= select < len(out):
-            raise IndexError(f"select={select!r} does not pick one of f's {len(out)} outputs (a "
-                             f"{type(out).__name__}): pass an index in 0..{len(out) - 1}")
-        return out[select]
-    raise TypeError(f"select={select!r} was given but f returned a {type(out).__name__}, not a tuple, list or "
-                    "dict: leave select=None")
 
 
 class Select(nn.Module):
@@ -176,7 +161,7 @@ class Select(nn.Module):
         self.model, self.select = model, select
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _pick(self.model(x), self.select)
+        return pick_output(self.model(x), self.select)
 
     def extra_repr(self) -> str:
         return f"select={self.select!r}"
@@ -185,7 +170,7 @@ class Select(nn.Module):
 def _select_callable(f: Callable, select: int | str) -> Callable:
     @functools.wraps(f)
     def selected(inp: torch.Tensor) -> object:
-        return _pick(f(inp), select)
+        return pick_output(f(inp), select)
 
     return selected
 
@@ -201,21 +186,12 @@ def _shape_error(out: torch.Tensor, inp: torch.Tensor) -> ValueError:
         "dimension, pass x.unsqueeze(0); if f transposes its output or stacks the points, make it return (B, n)")
 
 
-def _output_hint(out: object) -> str:
-    """How to measure one output of a map that returned a tuple, list or dict (tested to work as said)."""
-    if isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "__getitem__")):
-        keys = list(out.keys())
-        return (f" with keys {keys}: measure one of them with select=, e.g. select={keys[0]!r}" if keys else "")
-    return (f" of {len(out)} outputs: measure one of them with select=, e.g. select=0 (the first); "
-            "a module stays a module then, cast for the computation")
-
-
 def _check_output(out: object, inp: torch.Tensor, plain: bool = False) -> int:
     """``n``, the number of features of ``out = f(inp)``, after checking that it is a floating tensor of
     ``inp``'s dtype with first dimension ``B`` (errors name ``f`` and show the shapes)."""
     if not isinstance(out, torch.Tensor):
-        hint = _output_hint(out) if isinstance(out, (tuple, list, dict)) or hasattr(out, "keys") else ""
-        raise TypeError(f"f must return a tensor of shape (B, n); it returned a {type(out).__name__}{hint}")
+        raise TypeError(f"f must return a tensor of shape (B, n); it returned a {type(out).__name__}"
+                        f"{output_hint(out)}")
     if not out.dtype.is_floating_point:
         raise TypeError(f"f must return a floating tensor (its derivatives are measured); it returned {out.dtype}")
     if out.dtype != inp.dtype:
@@ -550,13 +526,13 @@ def _chunked(name: str, b: _Bound) -> torch.Tensor:
     are the module's own); otherwise ``x`` and the parameters were detached by :func:`_bind` and the result is
     detached too (a plain callable may close over tensors that require grad), so that no route returns a partial
     graph."""
-    with full_fp32(b.x.device), _quiet_vmap():
+    with full_fp32(b.x.device), _derivative_context():
         out = _chunks(name, b)
     return out if b.graph else out.detach()
 
 
 @contextlib.contextmanager
-def _quiet_vmap():
+def _derivative_context():
     """The context of every derivative taken here. It silences torch's "There is a performance drop because we
     have not yet implemented the batching rule" warnings (the strategy "auto" measures what that costs; the user
     cannot act on them), and it makes attention differentiable in every mode: the fused kernels that
@@ -626,29 +602,9 @@ def _sharded(public: Callable, f: FeatureMap, x: torch.Tensor, distributed: bool
     return _dist.shard_map(lambda part: public(f, x[part], distributed=False, **kwargs), n)
 
 
-def jacobian(
-    f: FeatureMap,
-    x: torch.Tensor,
-    *,
-    chunk_size: int | None = None,
-    mode: Mode = "auto",
-    strategy: Strategy = "auto",
-    dtype: torch.dtype | None = torch.float64,
-    device: str | torch.device | None = "auto",
-    compile: bool = False,
-    train_mode: TrainMode = "raise",
-    select: int | str | None = None,
-    create_graph: bool | None = None,
-    distributed: bool | None = None,
-) -> torch.Tensor:
-    r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
-
-    The map must treat the points of a batch independently (true of any network in ``eval()`` mode). Then one
-    forward-mode JVP of the whole batch along input direction :math:`e_\mu` gives column :math:`\mu` of every
-    point's Jacobian, and one reverse-mode VJP with cotangent :math:`e_i` gives row :math:`i`; the ``d`` JVPs
-    (or ``n`` VJPs) are batched with :func:`torch.func.vmap`.
-
-    Args:
+#: the options shared by :func:`jacobian`, :func:`metric`, :func:`spectrum` and :func:`log_volume_element`, written
+#: once and filled into their docstrings by :func:`_options_doc`
+_OPTIONS_DOC = """
         f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
             ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
         x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
@@ -696,6 +652,40 @@ def jacobian(
             ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
             Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
             passes ``False``); fewer points than ranks are not split.
+"""
+
+
+def _options_doc(fn):
+    """Decorator: fill the ``{options}`` placeholder of a docstring with :data:`_OPTIONS_DOC`."""
+    fn.__doc__ = fn.__doc__.replace("    {options}\n", _OPTIONS_DOC.strip("\n") + "\n")
+    return fn
+
+
+@_options_doc
+def jacobian(
+    f: FeatureMap,
+    x: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    mode: Mode = "auto",
+    strategy: Strategy = "auto",
+    dtype: torch.dtype | None = torch.float64,
+    device: str | torch.device | None = "auto",
+    compile: bool = False,
+    train_mode: TrainMode = "raise",
+    select: int | str | None = None,
+    create_graph: bool | None = None,
+    distributed: bool | None = None,
+) -> torch.Tensor:
+    r"""Jacobian :math:`J_{i\mu}(x) = \partial f_i / \partial x_\mu` at every point of a batch.
+
+    The map must treat the points of a batch independently (true of any network in ``eval()`` mode). Then one
+    forward-mode JVP of the whole batch along input direction :math:`e_\mu` gives column :math:`\mu` of every
+    point's Jacobian, and one reverse-mode VJP with cotangent :math:`e_i` gives row :math:`i`; the ``d`` JVPs
+    (or ``n`` VJPs) are batched with :func:`torch.func.vmap`.
+
+    Args:
+    {options}
 
     Returns:
         ``(B, n, d)`` tensor.
@@ -708,6 +698,7 @@ def jacobian(
     return _chunked("jacobian", _bind(f, x, **options))
 
 
+@_options_doc
 def metric(
     f: FeatureMap,
     x: torch.Tensor,
@@ -729,50 +720,7 @@ def metric(
     stored.
 
     Args:
-        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
-            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
-        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
-        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
-            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
-            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
-        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
-        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
-            (which must be one of those two). Other precisions raise ``TypeError``.
-        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
-        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
-            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
-            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
-            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
-            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
-            torch falls back to eager mode.
-        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
-            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
-            an eval-mode deep copy (``f`` is left in training mode, untouched).
-        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
-            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
-            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
-            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
-            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
-            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
-            Forward mode and ``compile=True`` use ``vmap``.
-        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
-            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
-            any other; a wrong index or key raises an error listing the outputs.
-        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
-            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
-            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
-            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
-            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
-            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
-            nothing is recorded at all (no partial graph through some points or some parameters).
-        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
-            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
-            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
-            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
-            its own). ``None`` (default): split when a process group with more than one rank is initialised;
-            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
-            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
-            passes ``False``); fewer points than ranks are not split.
+    {options}
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
@@ -808,6 +756,7 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(J)
 
 
+@_options_doc
 def spectrum(
     f: FeatureMap,
     x: torch.Tensor,
@@ -836,50 +785,7 @@ def spectrum(
     :math:`\epsilon\, s_{max}`): squaring the condition number never costs digits that matter.
 
     Args:
-        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
-            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
-        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
-        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
-            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
-            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
-        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
-        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
-            (which must be one of those two). Other precisions raise ``TypeError``.
-        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
-        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
-            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
-            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
-            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
-            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
-            torch falls back to eager mode.
-        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
-            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
-            an eval-mode deep copy (``f`` is left in training mode, untouched).
-        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
-            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
-            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
-            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
-            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
-            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
-            Forward mode and ``compile=True`` use ``vmap``.
-        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
-            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
-            any other; a wrong index or key raises an error listing the outputs.
-        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
-            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
-            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
-            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
-            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
-            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
-            nothing is recorded at all (no partial graph through some points or some parameters).
-        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
-            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
-            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
-            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
-            its own). ``None`` (default): split when a process group with more than one rank is initialised;
-            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
-            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
-            passes ``False``); fewer points than ranks are not split.
+    {options}
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
@@ -945,6 +851,7 @@ def log_volume_from_singular_values(
     return log_volume(s, d, k, base)
 
 
+@_options_doc
 def log_volume_element(
     f: FeatureMap,
     x: torch.Tensor,
@@ -977,50 +884,7 @@ def log_volume_element(
             behind a 32-channel bottleneck) also gives ``-inf``, with a :class:`RankDeficiencyWarning` that
             names the rank found. Where the result is ``-inf`` it has no derivative (NaN gradients there).
         base: logarithm base (default 10).
-        f: batched feature map ``(B, *in_shape) -> (B, n)`` (outputs of any shape ``(B, ...)`` are flattened to
-            ``n``), returning a floating tensor in its input's dtype; checked on ``x[:2]`` (see the module notes).
-        x: inputs, shape ``(B, *in_shape)``; ``d = prod(in_shape)``.
-        chunk_size: differentiate at most this many points at once. ``None`` picks it so that the ``k``
-            vmapped directions (``k = d`` forward, ``n`` reverse) hold at most about ``2**24`` numbers,
-            ``chunk * k * max(n, d)``; the map's own activations scale with it too.
-        mode: ``"forward"`` (``d`` JVPs), ``"reverse"`` (``n`` VJPs), or ``"auto"``: forward when ``d <= n``.
-        dtype: computation dtype, ``torch.float64`` (default) or ``torch.float32``; ``None`` keeps ``x``'s dtype
-            (which must be one of those two). Other precisions raise ``TypeError``.
-        device: ``"auto"`` (CUDA when present), a device, or ``None`` to stay on ``x``'s device.
-        compile: run the batched derivatives through :func:`torch.compile`, which fuses the map's forward pass
-            with its JVPs and works in cache-sized chunks. What it gains depends on the map: measured on a
-            2-core CPU by ``benchmarks/bench_volume.py``, see the README. The first call for a map and chunk
-            shape compiles (seconds; on CPU it needs a C++ compiler); later calls reuse the compiled code, also
-            for new weights of the same architecture. Past ``torch._dynamo.config.recompile_limit`` (8) variants
-            torch falls back to eager mode.
-        train_mode: what to do with an ``nn.Module`` in training mode that has mode-dependent layers (batch norm,
-            dropout): ``"raise"`` (default; ``ValueError`` saying to call ``.eval()``) or ``"eval_copy"``: measure
-            an eval-mode deep copy (``f`` is left in training mode, untouched).
-        strategy: the reverse-mode route: ``"vmap"`` (the ``n`` VJPs vmapped), ``"loop"`` (a loop of ``n``
-            backward passes of the whole chunk through one recorded forward pass; implies reverse mode), or
-            ``"auto"`` (default): the faster of the two, timed the first time a map is measured with a given input
-            shape, dtype, device and chunk size (each route computes one half of the first chunk; both halves are
-            kept as results, so they agree with later calls' to rounding) and remembered. On CPU the loop can win for
-            convolutional maps, where ``vmap`` over convolution backward is slow (``benchmarks/bench_jacobian.py``).
-            Forward mode and ``compile=True`` use ``vmap``.
-        select: for a map that returns a tuple, list or dict, the output to measure: its index (``int``) or key
-            (``str``). A module stays a module (wrapped in :class:`Select`), so it is cast for the computation like
-            any other; a wrong index or key raises an error listing the outputs.
-        create_graph: record the computation so that the result can be differentiated, with respect to ``x``
-            and to the parameters of ``f`` (a module's parameters that require grad; tensors a callable closes
-            over), e.g. for a penalty on the volume element while training. ``None`` (default): exactly when grad
-            mode is on and ``x`` requires grad; ``True``: always (``ValueError`` inside ``torch.no_grad()``);
-            ``False``: never (results carry no graph, the cheapest). Every strategy and mode is differentiable;
-            ``compile=True`` and ``distributed=True`` are not and raise ``ValueError`` saying so. Without a graph
-            nothing is recorded at all (no partial graph through some points or some parameters).
-        distributed: split the points across the ranks of ``torch.distributed`` (started by ``torchrun``, see
-            :mod:`paperlib.distributed`): each rank measures its contiguous shard of ``x`` (sizes differing by at
-            most one) and the results are gathered in order, so every rank returns all ``B`` rows, equal to the
-            single-process result up to rounding (each shard is chunked, and with ``strategy="auto"`` timed, on
-            its own). ``None`` (default): split when a process group with more than one rank is initialised;
-            ``False``: every rank measures all points; ``True``: split (``RuntimeError`` without a process group).
-            Every rank must make the same call with the same ``f`` and ``x`` (code that runs on one rank only
-            passes ``False``); fewer points than ranks are not split.
+    {options}
 
     With ``dtype=torch.float32`` (half the memory, e.g. for ResNet-34 on a GPU; what it saves in time depends on
     the map and the device: ``benchmarks/bench_volume.py``) the Jacobian is computed in float32 with TF32 off
@@ -1250,7 +1114,7 @@ def _map_curvature(f, x, what: str, *, method, chunk_size, rtol, degenerate, dty
     rtol = check_rtol(rtol)
     flat_x, fn, in_shape, single, n, d, chunk_size, graph = _prepare_map(
         f, x, dtype, device, chunk_size, _CURVATURE_NAMES[what], train_mode, select, create_graph)
-    with _quiet_vmap():
+    with _derivative_context():
         out = _map_curvature_chunks(flat_x, fn, in_shape, single, n, d, what, method, chunk_size, rtol, degenerate)
     return out if graph else out.detach()
 

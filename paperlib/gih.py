@@ -92,7 +92,7 @@ from torch.func import functional_call, grad, jvp, vmap
 from . import distributed as _dist
 from . import models as _models
 from ._checks import (check_bool, check_choice, check_float_dtype, check_int, check_ints, check_number,
-                      resolve_device)
+                      check_select, output_hint, pick_output, resolve_device)
 
 __all__ = [
     "ARCHITECTURES",
@@ -205,38 +205,14 @@ def stacked_parameters(template: nn.Module, seeds: Sequence[int], *, dtype: torc
 # -- input gradients -------------------------------------------------------------------------------------------------
 
 
-def _check_select(select: object) -> int | str | None:
-    if select is not None and (isinstance(select, bool) or not isinstance(select, (int, str))):
-        raise TypeError(f"select must be None, an index (int) or a key (str) of the network's output; got {select!r}")
-    return select
-
-
 def _pick(out: object, select: int | str | None) -> torch.Tensor:
-    """The output tensor to differentiate: ``out`` itself, or ``out[select]`` of a tuple, list or dict output."""
-    if select is not None:
-        if isinstance(out, Mapping):
-            if select not in out:
-                raise ValueError(f"select={select!r}: the network returns a {type(out).__name__} with keys "
-                                 f"{list(out)}; pass one of them")
-        elif isinstance(out, (tuple, list)):
-            if not isinstance(select, int) or not -len(out) <= select < len(out):
-                raise ValueError(f"select={select!r}: the network returns a {type(out).__name__} of {len(out)} "
-                                 f"outputs; pass an index 0 .. {len(out) - 1}")
-        else:
-            raise TypeError(f"select={select!r} picks an entry of a tuple, list or dict output, but the network "
-                            f"returns a {type(out).__name__}; leave select=None")
-        out = out[select]
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, Mapping):
-        keys = list(out)
-        hint = f"select={keys[0]!r}" if keys else "select='logits'"
-        raise TypeError(f"the network returns a {type(out).__name__} (keys {keys}), not a tensor; choose the "
-                        f"output to differentiate with select=KEY, e.g. {hint} or select='logits'")
-    if isinstance(out, (tuple, list)):
-        raise TypeError(f"the network returns a {type(out).__name__} of {len(out)} outputs, not a tensor; choose "
-                        "the output to differentiate with select=INDEX, e.g. select=0")
-    raise TypeError(f"the network returns a {type(out).__name__}, not a tensor of outputs (B, C)")
+    """The output tensor to differentiate: ``out`` itself, or ``out[select]`` of a tuple, list or dict output
+    (:func:`paperlib._checks.pick_output`)."""
+    out = pick_output(out, select, "the network")
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"the network returns a {type(out).__name__}{output_hint(out)}, not a tensor of outputs "
+                        "(B, C)")
+    return out
 
 
 def _scalars(out: torch.Tensor, output: str, batch_dims: int = 1) -> list[torch.Tensor]:
@@ -259,7 +235,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor, output: str = "mean", *,
     The model must treat the points of a batch independently (eval mode with batch norm); it is not modified.
     """
     check_choice(output, "output", OUTPUTS)
-    _check_select(select)
+    check_select(select)
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(f"x must be a batch (B, *in_shape); got {getattr(x, 'shape', type(x).__name__)}")
     return _gradient_rows(lambda xx: _pick(model(xx), select), x, output, batch_dims=1)
@@ -638,7 +614,7 @@ def average_geometry(
     check_choice(output, "output", OUTPUTS)
     check_choice(route, "route", ROUTES)
     check_int(seed, "seed", min=0)
-    _check_select(select)
+    check_select(select)
     check_float_dtype(dtype)
     dev = resolve_device(device)
     split = _dist.use(distributed)
@@ -915,7 +891,7 @@ def evolution_at_init(
     step = check_int(chunk, "chunk", min=1)
     check_int(seed, "seed", min=0)
     twins = named if antithetic is None else check_bool(antithetic, "antithetic")
-    _check_select(select)
+    check_select(select)
     check_float_dtype(dtype)
     dims = ", ".join(map(str, shape))
     if not isinstance(x, torch.Tensor):
