@@ -661,6 +661,23 @@ def _options_doc(fn):
     return fn
 
 
+#: the options of :func:`jacobian` that :func:`metric`, :func:`spectrum` and :func:`log_volume_element` share
+_OPTION_NAMES = ("chunk_size", "mode", "strategy", "dtype", "device", "compile", "train_mode", "select", "create_graph")
+
+
+def _options(values: dict) -> dict:
+    """The shared options out of a public function's ``locals()``."""
+    return {name: values[name] for name in _OPTION_NAMES}
+
+
+def _measure(public: Callable, compute: Callable[[_Bound], torch.Tensor], f: FeatureMap, x: torch.Tensor,
+             distributed: bool | None, options: dict, **extra) -> torch.Tensor:
+    """``public(f, x, ...)``: sharded across the ranks of ``torch.distributed`` (:func:`_sharded`), or
+    ``compute`` of the bound call in this process."""
+    sharded = _sharded(public, f, x, distributed, **extra, **options)
+    return compute(_bind(f, x, **options)) if sharded is None else sharded
+
+
 @_options_doc
 def jacobian(
     f: FeatureMap,
@@ -690,12 +707,7 @@ def jacobian(
     Returns:
         ``(B, n, d)`` tensor.
     """
-    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
-                    train_mode=train_mode, select=select, create_graph=create_graph)
-    sharded = _sharded(jacobian, f, x, distributed, **options)
-    if sharded is not None:
-        return sharded
-    return _chunked("jacobian", _bind(f, x, **options))
+    return _measure(jacobian, functools.partial(_chunked, "jacobian"), f, x, distributed, _options(locals()))
 
 
 @_options_doc
@@ -725,12 +737,7 @@ def metric(
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
     """
-    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
-                    train_mode=train_mode, select=select, create_graph=create_graph)
-    sharded = _sharded(metric, f, x, distributed, **options)
-    if sharded is not None:
-        return sharded
-    return _chunked("metric", _bind(f, x, **options))
+    return _measure(metric, functools.partial(_chunked, "metric"), f, x, distributed, _options(locals()))
 
 
 #: the metric's eigenvalues are used directly where :math:`\lambda_{min} \ge` this times :math:`\lambda_{max}`
@@ -790,12 +797,7 @@ def spectrum(
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
     """
-    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
-                    train_mode=train_mode, select=select, create_graph=create_graph)
-    sharded = _sharded(spectrum, f, x, distributed, **options)
-    if sharded is not None:
-        return sharded
-    return _spectrum(_bind(f, x, **options))
+    return _measure(spectrum, _spectrum, f, x, distributed, _options(locals()))
 
 
 def _spectrum(b: _Bound) -> torch.Tensor:
@@ -896,15 +898,13 @@ def log_volume_element(
     """
     k = check_int(k, "k", min=1, none_ok=True)
     base = check_base(base)
-    options = dict(chunk_size=chunk_size, mode=mode, strategy=strategy, dtype=dtype, device=device, compile=compile,
-                    train_mode=train_mode, select=select, create_graph=create_graph)
-    sharded = _sharded(log_volume_element, f, x, distributed, k=k, base=base, **options)
-    if sharded is not None:
-        return sharded
-    b = _bind(f, x, **options)
-    if k is not None and k > min(b.n, b.d):
-        raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{min(b.n, b.d)}; got {k!r}")
-    return log_volume(_spectrum(b), b.d, k, base)
+
+    def compute(b: _Bound) -> torch.Tensor:
+        if k is not None and k > min(b.n, b.d):
+            raise ValueError(f"k must be an integer in 1..min(n, d) = 1..{min(b.n, b.d)}; got {k!r}")
+        return log_volume(_spectrum(b), b.d, k, base)
+
+    return _measure(log_volume_element, compute, f, x, distributed, _options(locals()), k=k, base=base)
 
 
 # ---------------------------------------------------------------------------------------------------------------
