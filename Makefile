@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/mathjax/es5/tex-mml-chtml.js
 
-.PHONY: html test venv mathjax bench clean
+.PHONY: html test test-fast venv mathjax bench clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,11 @@ html: $(STAMP) $(MATHJAX)
 test: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m pytest tests book --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# While developing: the unit, property and doctest tests without the slow ones, the notebooks and the book build
+# (under 5 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow and not book" -p no:cacheprovider -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_volume.py

@@ -27,7 +27,7 @@ import time
 import torch
 
 from paperlib import geometry
-from paperlib.experiments import DEEP_PRESETS
+from paperlib.chapters.deep import PRESETS as DEEP_PRESETS
 from paperlib.models import RESNET_DEPTHS, ResNet
 
 

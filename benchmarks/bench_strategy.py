@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from paperlib import geometry
-from paperlib.experiments import DEEP_PRESETS
+from paperlib.chapters.deep import PRESETS as DEEP_PRESETS
 from paperlib.models import VisionTransformer
 
 

@@ -1,40 +1,50 @@
 """The README's gallery: figures copied from the executed chapters (their committed outputs, nothing recomputed).
 
-Run ``python docs/gallery.py`` after re-executing a chapter; ``tests/test_readme.py`` checks that every image is
-still the notebook's output.
+Each gallery image is a registered figure (:mod:`paperlib.chapters.registry`), picked by its name: the image is
+the output of the one cell of the figure's chapter that calls its registered function. Run
+``python docs/gallery.py`` after re-executing a chapter; ``tests/test_readme.py`` checks that every image is still
+the notebook's output.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
 
-#: file name -> (notebook, a line of the cell's source that draws it, index of the image among the cell's images)
+#: file name -> (registered figure name, index of the image among the cell's images)
 FIGURES = {
-    "figD1_curvature.png": ("book/04_curvature.ipynb", "rows = [(f\"bias {bias:g}\", grid_d1.image(lv)", 0),
-    "fig1_sinusoid.png": ("book/05_toy_networks.ipynb", "fig = plot.snapshot_figure([run.snapshots[e] for e in", 0),
-    "fig2_mnist_line.png": ("book/06_mnist.ipynb", "fig = plot.line_figure(main, mn.figure_epochs)", 0),
-    "fig2_mnist_plane.png": ("book/06_mnist.ipynb", "fig = plot.plane_figure(mn.plane)", 0),
-    "fig3_resnet_plane.png": ("book/07_deep_networks.ipynb", "fig = plot.plane_figure(ex.plane)", 0),
-    "fig4_resnet_blocks.png": ("book/07_deep_networks.ipynb", "fig = plot.blocks_figure(ex.blocks)", 0),
-    "fig5_ssl_lines.png": ("book/08_self_supervised.ipynb", "fig = plot.methods_line_figure(ex.lines, epoch)", 1),
-    "fig6_barlow_plane.png": ("book/08_self_supervised.ipynb", "for method, plane in ex.planes.items():", 0),
-    "gih_eigenvectors.png": ("book/09_geometric_invariance.ipynb", "fig = plot.invariance.eigen_figure(", 0),
-    "gih_circles.png": ("book/09_geometric_invariance.ipynb", "fig = plot.invariance.circles_figure(ex)", 0),
-    "gih_sweep.png": ("book/09_geometric_invariance.ipynb", "plot.invariance.sweep_plot(ex.sweep", 0),
+    "figD1_curvature.png": ("curvature-three-units", 0),
+    "fig1_sinusoid.png": ("toy-sinusoid", 0),
+    "fig2_mnist_line.png": ("mnist-line", 0),
+    "fig2_mnist_plane.png": ("mnist-plane", 0),
+    "fig3_resnet_plane.png": ("deep-plane", 0),
+    "fig4_resnet_blocks.png": ("deep-blocks", 0),
+    "fig5_ssl_lines.png": ("selfsup-lines", 1),
+    "fig6_barlow_plane.png": ("selfsup-planes", 0),
+    "gih_eigenvectors.png": ("invariance-eigenvectors", 0),
+    "gih_circles.png": ("invariance-circles", 0),
+    "gih_sweep.png": ("invariance-sweep", 0),
 }
 
 
-def image(notebook: str, snippet: str, index: int) -> bytes:
-    """The PNG bytes of the ``index``-th image output of the one code cell of ``notebook`` containing ``snippet``."""
-    cells = json.loads((ROOT / notebook).read_text())["cells"]
-    found = [c for c in cells if c["cell_type"] == "code" and snippet in "".join(c["source"])]
+def image(figure: str, index: int) -> bytes:
+    """The PNG bytes of the ``index``-th image output of the one code cell of the figure's chapter that calls its
+    registered function (``<module>.<function>(``)."""
+    from paperlib.chapters import registry
+
+    spec = registry.figures()[figure]
+    module = spec.draw.__module__.rsplit(".", 1)[-1]
+    (notebook,) = sorted(ROOT.glob(f"book/{spec.chapter:02d}_*.ipynb"))
+    cells = json.loads(notebook.read_text())["cells"]
+    call = re.compile(rf"\b{module}\.{spec.draw.__name__}\(")
+    found = [c for c in cells if c["cell_type"] == "code" and call.search("".join(c["source"]))]
     if len(found) != 1:
-        raise ValueError(f"{notebook}: {len(found)} code cells contain {snippet!r}; expected one")
+        raise ValueError(f"{notebook.name}: {len(found)} code cells call {module}.{spec.draw.__name__}; expected one")
     pngs = [o["data"]["image/png"] for o in found[0]["outputs"] if "image/png" in o.get("data", {})]
     return base64.b64decode(pngs[index])
 

@@ -9,6 +9,11 @@ Integrity. Entries are written atomically (a temporary file in the same folder, 
 or foreign file, or one whose stored key differs, is reported with a :class:`CacheWarning`, removed and treated as
 a miss: a corrupt entry is recomputed, never trusted.
 
+Keys. :func:`key` hashes a JSON description; :func:`fingerprint` stands for tensors in it, :func:`code_digest` for the
+code that computes an entry, :func:`model_fingerprint` for a model's definition and initialisation,
+:func:`data_fingerprint` for training data and :func:`describe` for a loss or evaluation function (the parts of the
+key of a training run, :func:`paperlib.train.run_key`).
+
 Failures never lose work. The root is checked once, before any work (:meth:`Cache.open`): it must exist or be
 creatable, be a folder and be writable, else one :class:`CacheError` says which and how to choose another
 (``PAPERLIB_CACHE``). After that, every OS error on a read is a miss with a :class:`CacheWarning`, and every OS error
@@ -18,7 +23,9 @@ on a write is a :class:`CacheWarning` saying that the result was not cached: the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -31,7 +38,8 @@ import torch
 
 from ._checks import writable_folder_problem
 
-__all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint", "code_digest"]
+__all__ = ["FORMAT", "Cache", "CacheError", "CacheWarning", "root", "key", "fingerprint", "code_digest",
+           "model_fingerprint", "data_fingerprint", "describe"]
 
 #: Version of the cache layout, part of every key; bump it to invalidate every stored entry.
 FORMAT = 2
@@ -104,6 +112,67 @@ def _update_code(h, code: types.CodeType) -> None:
             _update_code(h, const)
         else:
             h.update(repr(const).encode())
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's definition: its class and the class's source code, its ``repr`` (architecture) and
+    its parameters and buffers (names, dtypes, shapes, values: the initialisation)."""
+    cls = type(model)
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        source = ""
+    state = model.state_dict()
+    names = sorted(state)
+    return key({"class": f"{cls.__module__}.{cls.__qualname__}", "source": source, "repr": repr(model),
+                "names": names, "state": fingerprint(*(state[n] for n in names))})
+
+
+def describe(fn: object) -> object:
+    """What of a loss or evaluation function enters a cache key: its ``description`` attribute if it has one,
+    else its qualified name and a digest of its code (bytecode, constants and referenced names,
+    :func:`code_digest`), so that editing a function, even a lambda, gives a new key; ``None`` for ``None``."""
+    if fn is None:
+        return None
+    desc = getattr(fn, "description", None)
+    if desc is not None:
+        return desc
+    if isinstance(fn, functools.partial):
+        return {"partial": describe(fn.func), "args": repr(fn.args), "kwargs": repr(sorted(fn.keywords.items()))}
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    if getattr(fn, "__code__", None) is None and getattr(getattr(fn, "__call__", None), "__code__", None) is None:
+        return name
+    return {"name": name, "code": code_digest(fn)}
+
+
+def _is_tensor_data(data: object) -> bool:
+    """Whether ``data`` is in-memory training data: a non-empty tuple or list of tensors ``(x, y, ...)``."""
+    return isinstance(data, (tuple, list)) and len(data) > 0 and all(isinstance(t, torch.Tensor) for t in data)
+
+
+def data_fingerprint(data: object) -> str:
+    """Fingerprint of training data for the cache key.
+
+    In-memory tensors: their bytes (:func:`~paperlib.cache.fingerprint`). A ``DataLoader``: its dataset's
+    ``fingerprint()`` method if it has one, else the tensors of a ``TensorDataset``, together with the loader's batch
+    size, ``drop_last`` and sampler type. Anything else raises ``TypeError``: pass ``data_key=`` to
+    :func:`paperlib.train.train`.
+    """
+    if _is_tensor_data(data):
+        return fingerprint(*data)
+    if isinstance(data, torch.utils.data.DataLoader):
+        ds = data.dataset
+        if callable(getattr(ds, "fingerprint", None)):
+            inner = ds.fingerprint()
+        elif isinstance(ds, torch.utils.data.TensorDataset):
+            inner = fingerprint(*ds.tensors)
+        else:
+            inner = None
+        if inner is not None:
+            return key({"dataset": inner, "batch_size": data.batch_size, "drop_last": data.drop_last,
+                        "sampler": type(data.sampler).__name__})
+    raise TypeError(f"data of type {type(data).__name__} cannot be fingerprinted for the cache key: pass "
+                    "data_key='<a string that changes whenever the data change>' (or cache=False)")
 
 
 def _warn(message: str) -> None:

@@ -499,7 +499,21 @@ def _auto_route(b: _Bound, in_shape, first: torch.Tensor) -> bool:
 def full_fp32(device: torch.device):
     """Within the block, float32 matrix products and convolutions on ``device`` run in full IEEE float32 (TF32 off,
     which NVIDIA GPUs from Ampere on otherwise use for convolutions by default: 10-bit mantissas, relative errors
-    of about 1e-3); the previous settings are restored afterwards. A no-op off CUDA."""
+    of about 1e-3); the previous settings are restored afterwards. A no-op off CUDA.
+
+    Args:
+        device: the device whose float32 products are to be exact (``torch.device`` or a string such as ``"cuda"``).
+
+    Returns:
+        A context manager (yields nothing).
+
+    Example:
+        >>> dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        >>> with full_fp32(dev):
+        ...     y = torch.ones(2, 3, device=dev) @ torch.ones(3, 2, device=dev)
+        >>> y.tolist()
+        [[3.0, 3.0], [3.0, 3.0]]
+    """
     if torch.device(device).type != "cuda":
         yield
         return
@@ -706,6 +720,17 @@ def jacobian(
 
     Returns:
         ``(B, n, d)`` tensor.
+
+    Example:
+        A linear map has the constant Jacobian ``W`` (a module's parameters are cast to float64 for the computation):
+
+        >>> _ = torch.manual_seed(0)
+        >>> f = nn.Linear(3, 2)  # (B, 3) -> (B, 2)
+        >>> J = jacobian(f, torch.randn(4, 3))
+        >>> tuple(J.shape), J.dtype
+        ((4, 2, 3), torch.float64)
+        >>> torch.allclose(J.cpu(), f.weight.double().expand(4, 2, 3))
+        True
     """
     return _measure(jacobian, functools.partial(_chunked, "jacobian"), f, x, distributed, _options(locals()))
 
@@ -736,6 +761,13 @@ def metric(
 
     Returns:
         ``(B, d, d)`` symmetric positive semi-definite tensor.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> f, x = nn.Sequential(nn.Linear(2, 5), nn.Tanh()), torch.randn(4, 2)
+        >>> g, J = metric(f, x), jacobian(f, x)
+        >>> tuple(g.shape), torch.allclose(g, J.mT @ J)
+        ((4, 2, 2), True)
     """
     return _measure(metric, functools.partial(_chunked, "metric"), f, x, distributed, _options(locals()))
 
@@ -752,6 +784,20 @@ def singular_values(J: torch.Tensor) -> torch.Tensor:
     Where ``J`` requires grad, the singular values are taken from an SVD of ``J`` directly: the derivative of
     :math:`s_i` is :math:`u_i^\top\, dJ\, v_i`, defined for any rank, while QR's derivative needs ``Q`` and
     ``R^{-1}`` (undefined for a rank-deficient ``J``).
+
+    Args:
+        J: ``(B, n, d)`` tensor (e.g. from :func:`jacobian`).
+
+    Returns:
+        ``(B, min(n, d))`` tensor, descending along the last axis.
+
+    Examples:
+        >>> singular_values(torch.tensor([[[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]]]))  # one (3, 2) matrix
+        tensor([[4., 3.]])
+        >>> _ = torch.manual_seed(0)
+        >>> J = torch.randn(5, 8, 3, dtype=torch.float64)
+        >>> torch.allclose(singular_values(J) ** 2, torch.linalg.eigvalsh(J.mT @ J).flip(-1))  # s_i^2 = lambda_i(g)
+        True
     """
     n, d = J.shape[-2:]
     if J.requires_grad:
@@ -796,6 +842,13 @@ def spectrum(
 
     Returns:
         ``(B, min(n, d))`` tensor, descending along the last axis.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> f, x = nn.Sequential(nn.Linear(2, 5), nn.Tanh()), torch.randn(4, 2)
+        >>> s = spectrum(f, x)
+        >>> tuple(s.shape), torch.allclose(s ** 2, torch.linalg.eigvalsh(metric(f, x)).flip(-1))
+        ((4, 2), True)
     """
     return _measure(spectrum, _spectrum, f, x, distributed, _options(locals()))
 
@@ -844,8 +897,24 @@ def log_volume_from_singular_values(
     negative number from round-off, and never NaN. Where a given ``k`` exceeds that numerical rank the result is
     ``-inf`` and one :class:`RankDeficiencyWarning` (a ``RuntimeWarning``) per call names ``k`` and the rank.
 
+    Args:
+        s: ``(B, m)`` singular values, descending (e.g. from :func:`spectrum` or :func:`singular_values`).
+        d: the input dimension of the Jacobians (``k = None`` means ``k = d``).
+        k: ``None`` or an integer in ``1..m``.
+        base: logarithm base (default 10).
+
     Returns:
         ``(B,)`` float64 tensor (the logarithms are summed in float64 whatever the dtype of ``s``).
+
+    Example:
+        >>> s = torch.tensor([[100.0, 10.0, 0.0]])  # the singular values of a rank-2 (n, 3) Jacobian
+        >>> log_volume_from_singular_values(s, d=3, k=2)  # log10(100 * 10)
+        tensor([3.], dtype=torch.float64)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     full = log_volume_from_singular_values(s, d=3, k=3)  # k above the rank
+        >>> full, caught[0].category is RankDeficiencyWarning
+        (tensor([-inf], dtype=torch.float64), True)
     """
     base = check_base(base)
     d = check_int(d, "d", min=1)
@@ -895,6 +964,15 @@ def log_volume_element(
 
     Returns:
         ``(B,)`` float64 tensor.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> f, x = nn.Sequential(nn.Linear(2, 5), nn.Tanh()), torch.randn(4, 2)
+        >>> lv = log_volume_element(f, x)  # log10 sqrt(det g)
+        >>> tuple(lv.shape), torch.allclose(lv, 0.5 * torch.logdet(metric(f, x)) / math.log(10))
+        ((4,), True)
+        >>> torch.allclose(log_volume_element(f, x, k=1), spectrum(f, x)[:, 0].log10())  # top-1: log10 s_1
+        True
     """
     k = check_int(k, "k", min=1, none_ok=True)
     base = check_base(base)
@@ -1219,6 +1297,15 @@ def christoffel_symbols(
     {args}{policy}
     Returns:
         ``(B, d, d, d)`` tensor ``Gamma[b, l, mu, nu]``, symmetric in ``mu, nu``.
+
+    Example:
+        The flat plane in polar coordinates :math:`(r, \theta)`: :math:`\Gamma^r_{\theta\theta} = -r`,
+        :math:`\Gamma^\theta_{r\theta} = 1/r`.
+
+        >>> polar = lambda x: torch.stack([x[:, 0] * x[:, 1].cos(), x[:, 0] * x[:, 1].sin()], 1)
+        >>> G = christoffel_symbols(polar, torch.tensor([[2.0, 0.3]]))  # r = 2
+        >>> tuple(G.shape), round(G[0, 0, 1, 1].item(), 12), round(G[0, 1, 0, 1].item(), 12)
+        ((1, 2, 2, 2), -2.0, 0.5)
     """
     return _map_curvature(f, x, "christoffel", method="gauss", chunk_size=chunk_size, rtol=rtol,
                           degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
@@ -1260,6 +1347,18 @@ def riemann_tensor(
     {args}{policy}
     Returns:
         ``(B, d, d, d, d)`` tensor ``R[b, rho, sigma, mu, nu]``, antisymmetric in ``mu, nu``.
+
+    Example:
+        The saddle, the graph of :math:`h = x_0 x_1` in :math:`\mathbb{R}^3`; the two methods agree, and contracting
+        :math:`\rho` with :math:`\mu` gives the Ricci tensor:
+
+        >>> saddle = lambda x: torch.cat([x, x.prod(1, keepdim=True)], 1)  # (B, 2) -> (B, 3)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.1]])
+        >>> Rm = riemann_tensor(saddle, x)
+        >>> tuple(Rm.shape), torch.allclose(Rm, riemann_tensor(saddle, x, method="christoffel"))
+        ((2, 2, 2, 2, 2), True)
+        >>> torch.allclose(Rm.diagonal(dim1=1, dim2=3).sum(-1), ricci_tensor(saddle, x))
+        True
     """
     return _map_curvature(f, x, "riemann", method=method, chunk_size=chunk_size, rtol=rtol,
                           degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
@@ -1288,6 +1387,15 @@ def ricci_tensor(
     {args}{policy}
     Returns:
         ``(B, d, d)`` symmetric tensor.
+
+    Example:
+        In ``d = 2`` the Ricci tensor is :math:`\tfrac R2 g` (here on the saddle, the graph of :math:`x_0 x_1`):
+
+        >>> saddle = lambda x: torch.cat([x, x.prod(1, keepdim=True)], 1)  # (B, 2) -> (B, 3)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.1]])
+        >>> Ric, R = ricci_tensor(saddle, x), ricci_scalar(saddle, x)
+        >>> tuple(Ric.shape), torch.allclose(Ric, R[:, None, None] / 2 * metric(saddle, x))
+        ((2, 2, 2), True)
     """
     return _map_curvature(f, x, "ricci", method=method, chunk_size=chunk_size, rtol=rtol,
                           degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
@@ -1331,6 +1439,17 @@ def ricci_scalar(
     {args}{policy}
     Returns:
         ``(B,)`` tensor.
+
+    Example:
+        The saddle, the graph of :math:`h = x_0 x_1`, has :math:`R = 2K = -2/(1 + |x|^2)^2`; a ReLU network is flat:
+
+        >>> saddle = lambda x: torch.cat([x, x.prod(1, keepdim=True)], 1)  # (B, 2) -> (B, 3)
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+        >>> [round(r, 12) for r in ricci_scalar(saddle, x).tolist()]  # -2, -2/9
+        [-2.0, -0.222222222222]
+        >>> _ = torch.manual_seed(0)
+        >>> bool((ricci_scalar(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), x) == 0).all())
+        True
     """
     return _map_curvature(f, x, "scalar", method=method, chunk_size=chunk_size, rtol=rtol,
                           degenerate=degenerate, dtype=dtype, device=device, train_mode=train_mode,
@@ -1357,6 +1476,15 @@ def christoffel_symbols_of_metric(
     {args}{policy}
     Returns:
         ``(B, d, d, d)`` tensor ``Gamma[b, l, mu, nu]``.
+
+    Example:
+        The Poincaré half-plane :math:`g = I / x_1^2`: :math:`\Gamma^1_{00} = 1/x_1`,
+        :math:`\Gamma^1_{11} = \Gamma^0_{01} = -1/x_1`.
+
+        >>> half_plane = lambda p: torch.diag(torch.ones_like(p)) / p[1] ** 2  # one point (2,) -> (2, 2)
+        >>> G = christoffel_symbols_of_metric(half_plane, torch.tensor([[0.3, 2.0]]))
+        >>> [round(G[0, l, m, n].item(), 12) for l, m, n in [(1, 0, 0), (1, 1, 1), (0, 0, 1)]]
+        [0.5, -0.5, -0.5]
     """
     return _metric_curvature(gfun, x, "christoffel", chunk_size=chunk_size, rtol=rtol, degenerate=degenerate,
                              dtype=dtype, device=device)
@@ -1386,6 +1514,15 @@ def riemann_tensor_of_metric(
     {args}{policy}
     Returns:
         ``(B, d, d, d, d)`` tensor ``R[b, rho, sigma, mu, nu]``.
+
+    Example:
+        The Poincaré half-plane :math:`g = I / x_1^2` has :math:`K = -1`, so
+        :math:`R^0{}_{101} = K g_{11} = -1/x_1^2`:
+
+        >>> half_plane = lambda p: torch.diag(torch.ones_like(p)) / p[1] ** 2  # one point (2,) -> (2, 2)
+        >>> Rm = riemann_tensor_of_metric(half_plane, torch.tensor([[0.3, 2.0]]))
+        >>> tuple(Rm.shape), round(Rm[0, 0, 1, 0, 1].item(), 12), torch.allclose(Rm, -Rm.transpose(3, 4))
+        ((1, 2, 2, 2, 2), -0.25, True)
     """
     return _metric_curvature(gfun, x, "riemann", chunk_size=chunk_size, rtol=rtol, degenerate=degenerate,
                              dtype=dtype, device=device)
@@ -1407,6 +1544,14 @@ def ricci_tensor_of_metric(
     {args}{policy}
     Returns:
         ``(B, d, d)`` tensor.
+
+    Example:
+        The Poincaré half-plane :math:`g = I / x_1^2` has :math:`R_{\mu\nu} = K g_{\mu\nu} = -g_{\mu\nu}`:
+
+        >>> half_plane = lambda p: torch.diag(torch.ones_like(p)) / p[1] ** 2  # one point (2,) -> (2, 2)
+        >>> Ric = ricci_tensor_of_metric(half_plane, torch.tensor([[0.3, 2.0]]))
+        >>> tuple(Ric.shape), [round(v, 12) for v in Ric[0].diagonal().tolist()]
+        ((1, 2, 2), [-0.25, -0.25])
     """
     return _metric_curvature(gfun, x, "ricci", chunk_size=chunk_size, rtol=rtol, degenerate=degenerate,
                              dtype=dtype, device=device)
@@ -1431,6 +1576,14 @@ def ricci_scalar_of_metric(
     {args}{policy}
     Returns:
         ``(B,)`` tensor.
+
+    Example:
+        The Poincaré half-plane :math:`g = I / x_1^2` has constant curvature :math:`R = 2K = -2`:
+
+        >>> half_plane = lambda p: torch.diag(torch.ones_like(p)) / p[1] ** 2  # one point (2,) -> (2, 2)
+        >>> R = ricci_scalar_of_metric(half_plane, torch.tensor([[0.3, 2.0], [-1.0, 0.5]]))
+        >>> tuple(R.shape), torch.allclose(R, torch.full_like(R, -2.0))
+        ((2,), True)
     """
     return _metric_curvature(gfun, x, "scalar", chunk_size=chunk_size, rtol=rtol, degenerate=degenerate,
                              dtype=dtype, device=device)

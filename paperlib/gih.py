@@ -135,6 +135,21 @@ def network(architecture: str, *, num_classes: int = 2, activation: str = "gelu"
     - ``"linear"``: flatten, then one ``nn.Linear(D, C)``.
 
     The draw uses the global random number generator, like any PyTorch constructor.
+
+    Args:
+        architecture: a name of :data:`ARCHITECTURES`.
+        num_classes: logits ``C``; activation: a name of :mod:`paperlib.activations` (unused by ``"linear"``).
+        in_channels, image_size: the shape of the input images.
+        hidden: hidden widths of ``"mlp"``; depths, width: of ``"resnet"``.
+
+    Returns:
+        An ``nn.Module`` in eval mode, ``(B, in_channels, image_size, image_size) -> (B, num_classes)``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = network("mlp", image_size=4, hidden=(8,))  # 16 -> 8 -> 2
+        >>> tuple(net(torch.randn(3, 1, 4, 4)).shape), net.training
+        ((3, 2), False)
     """
     check_choice(architecture, "architecture", ARCHITECTURES)
     d = check_int(in_channels, "in_channels", min=1) * check_int(image_size, "image_size", min=1) ** 2
@@ -187,6 +202,23 @@ def stacked_parameters(template: nn.Module, seeds: Sequence[int], *, dtype: torc
     (``kaiming_uniform_(a=sqrt(5))`` and the bias rule of ``reset_parameters``); batch-norm weights 1, biases 0.
     A module with other parameters raises ``NotImplementedError`` (use ``route="modules"``).
     The template itself is not modified.
+
+    Args:
+        template: a network whose parameter names and shapes are copied (e.g. from :func:`network`).
+        seeds: one seed per network, ``N = len(seeds)``.
+        dtype, device: of the result.
+
+    Returns:
+        ``{name: (N, *shape)}`` for every parameter of ``template``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> template = network("linear", image_size=2)  # flatten, then nn.Linear(4, 2)
+        >>> p = stacked_parameters(template, seeds=[0, 1, 2])
+        >>> {name: tuple(v.shape) for name, v in p.items()}
+        {'1.weight': (3, 2, 4), '1.bias': (3, 2)}
+        >>> bool(p["1.weight"].abs().max() <= 0.5)  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = 4
+        True
     """
     seeds = check_ints(seeds, "seeds")
     names = [n for n, _ in template.named_parameters()]
@@ -233,6 +265,17 @@ def input_gradients(model: nn.Module, x: torch.Tensor, output: str = "mean", *,
     to differentiate.
 
     The model must treat the points of a batch independently (eval mode with batch norm); it is not modified.
+
+    Example:
+        A linear network's gradient of the mean logit is the mean of its weight rows, at every input:
+
+        >>> _ = torch.manual_seed(0)
+        >>> net = network("linear", image_size=2)  # (B, 1, 2, 2) -> (B, 2)
+        >>> rows = input_gradients(net, torch.randn(3, 1, 2, 2))
+        >>> tuple(rows.shape), torch.allclose(rows, net[1].weight.mean(0).expand(3, 4))
+        ((3, 4), True)
+        >>> tuple(input_gradients(net, torch.randn(3, 1, 2, 2), "logits").shape)  # B C rows
+        (6, 4)
     """
     check_choice(output, "output", OUTPUTS)
     check_select(select)
@@ -295,6 +338,14 @@ class AverageGeometry:
             ``"logits"``; route: the route used; in_shape: the input shape (``D = prod(in_shape)``).
         sum_sq: :math:`\sum_k \|A_k\|_F^2` (for the Monte-Carlo error and for :func:`combine`).
         seconds: wall time of the estimate.
+
+    Example:
+        >>> est = average_geometry("linear", networks=8, inputs=1, image_size=2)  # D = 4
+        >>> values, vectors = est.eigen  # descending
+        >>> tuple(values.shape), tuple(vectors.shape), tuple(est.eigen_images(k=2).shape)
+        ((4,), (4, 4), (2, 1, 2, 2))
+        >>> 1 <= est.participation_ratio <= 4, 0 < est.relative_error < 1
+        (True, True)
     """
 
     G: torch.Tensor
@@ -352,7 +403,21 @@ class AverageGeometry:
 
 def combine(estimates: Sequence[AverageGeometry]) -> AverageGeometry:
     r"""One estimate from several of the same settings drawn from disjoint networks (e.g. shards, or resumed
-    work): :math:`\hat G = \sum_j N_j \hat G_j / \sum_j N_j`, with the sums of squares added."""
+    work): :math:`\hat G = \sum_j N_j \hat G_j / \sum_j N_j`, with the sums of squares added.
+
+    Args:
+        estimates: :class:`AverageGeometry` estimates sharing ``inputs``, ``sigma_x``, ``output`` and ``in_shape``.
+
+    Returns:
+        :class:`AverageGeometry` of all their networks, ``G: (D, D)``.
+
+    Example:
+        >>> a = average_geometry("linear", networks=4, image_size=2, seed=0)
+        >>> b = average_geometry("linear", networks=4, image_size=2, seed=1)  # other networks
+        >>> both = combine([a, b])
+        >>> both.networks, torch.allclose(both.G, (a.G + b.G) / 2)
+        (8, True)
+    """
     if not estimates:
         raise ValueError("estimates must be a non-empty sequence of AverageGeometry")
     first = estimates[0]
@@ -604,6 +669,14 @@ def average_geometry(
             output that is not a tensor (pass ``select``).
         ValueError: a network that fails on a batch ``(1, *in_shape)`` (a wrong ``in_shape``); a factory's
             networks that cannot be stacked with ``route="stacked"``; an argument out of range.
+
+    Example:
+        >>> est = average_geometry("mlp", networks=8, inputs=2, image_size=4, hidden=(8,))
+        >>> tuple(est.G.shape), est.networks, torch.allclose(est.G, est.G.T)
+        ((16, 16), 8, True)
+        >>> again = average_geometry("mlp", networks=8, inputs=2, image_size=4, hidden=(8,), route="modules")
+        >>> torch.allclose(est.G, again.G)  # the route changes the speed, never the networks
+        True
     """
     from .train import progress_bar, progress_enabled
 
@@ -681,7 +754,13 @@ def _square(A: object, name: str) -> torch.Tensor:
 def alignment(A: torch.Tensor, B: torch.Tensor) -> float:
     r"""Alignment of two ``(D, D)`` matrices, :math:`\rho(A, B) = \operatorname{tr}(AB) /
     \sqrt{\operatorname{tr}(A^2)\operatorname{tr}(B^2)}` (the cosine of the angle between symmetric matrices in
-    the Frobenius inner product): 1 for :math:`B = cA`, :math:`c > 0`, and -1 for :math:`c < 0`."""
+    the Frobenius inner product): 1 for :math:`B = cA`, :math:`c > 0`, and -1 for :math:`c < 0`. Returns a float.
+
+    Example:
+        >>> A = torch.diag(torch.tensor([1.0, 2.0, 3.0]))
+        >>> alignment(A, 2 * A), alignment(A, -A), round(alignment(A, torch.eye(3)), 4)
+        (1.0, -1.0, 0.9258)
+    """
     A, B = _square(A, "A"), _square(B, "B")
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape; got {tuple(A.shape)} and {tuple(B.shape)}")
@@ -690,7 +769,15 @@ def alignment(A: torch.Tensor, B: torch.Tensor) -> float:
 
 def participation_ratio(G: torch.Tensor) -> float:
     r""":math:`(\sum_i \lambda_i)^2 / \sum_i \lambda_i^2 = (\operatorname{tr} G)^2 / \|G\|_F^2` of a symmetric
-    ``(D, D)`` matrix, or of eigenvalues ``(D,)``: ``D`` for :math:`G \propto I`, 1 for rank one."""
+    ``(D, D)`` matrix, or of eigenvalues ``(D,)``: ``D`` for :math:`G \propto I`, 1 for rank one. Returns a float.
+
+    Example:
+        >>> v = torch.ones(4, 1)
+        >>> participation_ratio(torch.eye(4)), participation_ratio(v @ v.T)
+        (4.0, 1.0)
+        >>> participation_ratio(torch.tensor([1.0, 1.0, 0.0]))  # eigenvalues
+        2.0
+    """
     if isinstance(G, torch.Tensor) and G.ndim == 1:
         lam = G.double()
         return float(lam.sum() ** 2 / lam.square().sum())
@@ -700,7 +787,13 @@ def participation_ratio(G: torch.Tensor) -> float:
 
 def second_moment(x: torch.Tensor) -> torch.Tensor:
     r"""The uncentred second moment :math:`S = \sum_i x_i x_i^\top` of data ``x: (N, *shape)``: ``(D, D)``
-    float64 (a sum over the data, as in the paper's :math:`\Delta^0 \propto G S G`)."""
+    float64 (a sum over the data, as in the paper's :math:`\Delta^0 \propto G S G`), ``D = prod(shape)``.
+
+    Example:
+        >>> S = second_moment(torch.ones(3, 1, 2))  # three data points, D = 2
+        >>> S.tolist(), S.dtype
+        ([[3.0, 3.0], [3.0, 3.0]], torch.float64)
+    """
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(f"x must be data (N, *shape); got {getattr(x, 'shape', type(x).__name__)}")
     flat = x.flatten(1).double()
@@ -710,7 +803,22 @@ def second_moment(x: torch.Tensor) -> torch.Tensor:
 def rotated_like(S: torch.Tensor, seed: int = 0) -> torch.Tensor:
     r"""A random-matrix control for ``S``: :math:`Q \operatorname{diag}(\lambda(S)) Q^\top` with the same
     eigenvalues and a Haar-random orthogonal :math:`Q` (QR of a Gaussian matrix with the signs of
-    :math:`\operatorname{diag} R` fixed), drawn from a generator seeded with ``seed``."""
+    :math:`\operatorname{diag} R` fixed), drawn from a generator seeded with ``seed``.
+
+    Args:
+        S: a symmetric ``(D, D)`` matrix; seed: seed of the rotation.
+
+    Returns:
+        ``(D, D)`` float64 tensor on ``S``'s device.
+
+    Example:
+        >>> S = torch.diag(torch.tensor([3.0, 2.0, 1.0]))
+        >>> R = rotated_like(S, seed=0)
+        >>> torch.allclose(torch.linalg.eigvalsh(R), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+        True
+        >>> torch.allclose(R, S.double()), torch.allclose(R, rotated_like(S, seed=0))  # rotated; seeded
+        (False, True)
+    """
     S = _square(S, "S")
     gen = torch.Generator().manual_seed(check_int(seed, "seed"))
     Q, R = torch.linalg.qr(torch.randn(S.shape, generator=gen, dtype=torch.float64))
@@ -721,7 +829,14 @@ def rotated_like(S: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 def eigen_images(vectors: torch.Tensor, in_shape: Sequence[int]) -> torch.Tensor:
     """Columns of ``vectors: (D, k)`` as images ``(k, *in_shape)`` (the eigenvectors live in the flattened
-    ``C x H x W`` order of the inputs, PyTorch's own; no axis is permuted)."""
+    ``C x H x W`` order of the inputs, PyTorch's own; no axis is permuted), ``D = prod(in_shape)``.
+
+    Example:
+        >>> vectors = torch.eye(4)[:, :2]  # two eigenvectors of a (4, 4) matrix, as columns
+        >>> images = eigen_images(vectors, (1, 2, 2))
+        >>> tuple(images.shape), images[1, 0].tolist()
+        ((2, 1, 2, 2), [[0.0, 1.0], [0.0, 0.0]])
+    """
     shape = check_ints(in_shape, "in_shape", min=1)
     if not isinstance(vectors, torch.Tensor) or vectors.ndim != 2 or vectors.shape[0] != math.prod(shape):
         raise ValueError(f"vectors must be (D, k) with D = prod(in_shape) = {math.prod(shape)}; got "
@@ -731,7 +846,15 @@ def eigen_images(vectors: torch.Tensor, in_shape: Sequence[int]) -> torch.Tensor
 
 def power_spectrum(images: torch.Tensor) -> torch.Tensor:
     r"""Centred power spectrum :math:`|\mathcal F u|^2` of images ``(..., H, W)`` (2-D FFT over the last two axes,
-    zero frequency moved to the centre by ``fftshift``), same shape, float64."""
+    zero frequency moved to the centre by ``fftshift``), same shape, float64.
+
+    Example:
+        A constant image has all its power at zero frequency, at the centre ``(H // 2, W // 2)``:
+
+        >>> P = power_spectrum(torch.ones(4, 4))
+        >>> tuple(P.shape), P[2, 2].item(), P.sum().item()
+        ((4, 4), 256.0, 256.0)
+    """
     if not isinstance(images, torch.Tensor) or images.ndim < 2:
         raise ValueError(f"images must be (..., H, W); got {getattr(images, 'shape', type(images).__name__)}")
     spec = torch.fft.fftshift(torch.fft.fft2(images.double()), dim=(-2, -1))
@@ -750,6 +873,15 @@ class Evolution:
         delta, G, S: ``(D, D)`` float64; networks: ``N``, the Monte-Carlo samples (pairs of twins with
             ``antithetic``, else networks); delta_sum_sq: :math:`\sum_k\|\Delta_k\|_F^2` over them;
             antithetic: whether every network was paired with its twin (:func:`evolution_at_init`).
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> x, y = torch.randn(6, 1, 2, 2), torch.ones(6)
+        >>> ev = evolution_at_init("linear", x, y, networks=8, image_size=2)
+        >>> tuple(ev.delta.shape), tuple(ev.GSG.shape), ev.networks, ev.antithetic
+        ((4, 4), (4, 4), 8, True)
+        >>> ev.standard_error > 0, math.isfinite(ev.relative_error)
+        (True, True)
     """
 
     delta: torch.Tensor
@@ -883,6 +1015,16 @@ def evolution_at_init(
         TypeError: as :func:`average_geometry`; ``x`` or ``y`` not floating point.
         ValueError: as :func:`average_geometry`; ``x`` not ``(n, *in_shape)`` or ``y`` not ``(n,)``; a factory's
             networks that cannot be stacked.
+
+    Example:
+        A linear model, whose :math:`\Delta^0` is anti-aligned with :math:`G S G` (above):
+
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(6, 1, 2, 2)
+        >>> y = torch.sign(x.flatten(1).sum(1))  # targets +-1
+        >>> ev = evolution_at_init("linear", x, y, networks=8, image_size=2)
+        >>> tuple(ev.delta.shape), torch.allclose(ev.S, second_moment(x)), ev.alignment(ev.GSG) < 0
+        ((4, 4), True, True)
     """
     factory, shape, named = _factory(architecture, in_shape, dict(network_kwargs))
     n = check_int(networks, "networks", min=1)

@@ -54,8 +54,21 @@ def random_network(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw :math:`W_{j\mu} \sim N(0, \sigma^2)`, :math:`b_j \sim N(0, \zeta^2)` i.i.d. with a seeded generator.
 
+    Args:
+        d: input dimension; n: hidden units.
+        sigma: weight scale (> 0); zeta: bias scale (>= 0).
+        seed: seed of the generator (the global one is not used).
+        dtype: floating dtype of the result.
+
     Returns:
         ``W: (n, d)``, ``b: (n,)``.
+
+    Example:
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> tuple(W.shape), tuple(b.shape), W.dtype
+        ((5, 2), (5,), torch.float64)
+        >>> torch.equal(W, random_network(d=2, n=5, seed=0)[0])  # the same seed draws the same network
+        True
     """
     check_int(d, "d", min=1)
     check_int(n, "n", min=1)
@@ -87,7 +100,15 @@ def _check_params(
 
 
 def preactivations(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r""":math:`z_{bj} = w_j \cdot x_b + b_j`; shapes ``W: (n, d)``, ``b: (n,)``, ``x: (B, d)`` -> ``(B, n)``."""
+    r""":math:`z_{bj} = w_j \cdot x_b + b_j`; shapes ``W: (n, d)``, ``b: (n,)``, ``x: (B, d)`` -> ``(B, n)``.
+
+    Example:
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.0]], dtype=torch.float64)
+        >>> z = preactivations(W, b, x)
+        >>> tuple(z.shape), torch.allclose(z, x @ W.T + b)
+        ((2, 5), True)
+    """
     return torch.addmm(b, x, W.T)
 
 
@@ -96,13 +117,30 @@ def feature_map(W: torch.Tensor, b: torch.Tensor, activation: str):
 
     It is differentiable, so :mod:`paperlib.geometry` can measure it; use it to compare closed forms with
     autodiff.
+
+    Args:
+        W: ``(n, d)``; b: ``(n,)``; activation: a name of :mod:`paperlib.activations`.
+
+    Returns:
+        A callable ``f(x)``, ``(B, d) -> (B, n)``, computing in ``x``'s dtype on ``x``'s device (``W`` and ``b``
+        are moved there).
+
+    Example:
+        The closed-form metric is the pullback metric of this map, measured by autodiff:
+
+        >>> from paperlib import geometry
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> f, x = feature_map(W, b, "tanh"), torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+        >>> g = geometry.metric(f, x, device=W.device)  # f computes on W's device
+        >>> tuple(f(x).shape), torch.allclose(g, metric(W, b, x, "tanh", device=W.device))
+        ((2, 5), True)
     """
     W, b, _ = _check_params(W, b, W.new_zeros(1, W.shape[-1]), activation, None, None)
     phi = _act.function(activation)
     scale = 1.0 / math.sqrt(W.shape[0])
 
     def f(x: torch.Tensor) -> torch.Tensor:
-        return phi(preactivations(W.to(x.dtype), b.to(x.dtype), x)) * scale
+        return phi(preactivations(W.to(x.device, x.dtype), b.to(x.device, x.dtype), x)) * scale
 
     return f
 
@@ -118,8 +156,19 @@ def jacobian(
 ) -> torch.Tensor:
     r"""Closed-form Jacobian :math:`J_{j\mu} = \phi'(z_j)\, w_{j\mu} / \sqrt n`.
 
+    Args:
+        W: ``(n, d)`` input weights; b: ``(n,)`` biases; x: ``(B, d)`` points; activation: a name.
+        dtype, device: computation dtype (float64 by default) and device (``"auto"``: CUDA when present).
+
     Returns:
         ``(B, n, d)`` tensor.
+
+    Example:
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+        >>> J = jacobian(W, b, x, "tanh")
+        >>> tuple(J.shape), torch.allclose(J.mT @ J, metric(W, b, x, "tanh"))  # g = J^T J
+        ((2, 5, 2), True)
     """
     W, b, x = _check_params(W, b, x, activation, dtype, device)
     _, dphi = _act.derivatives(activation, preactivations(W, b, x), order=1)
@@ -139,9 +188,18 @@ def metric(
 
     Args:
         W: ``(n, d)`` input weights; b: ``(n,)`` biases; x: ``(B, d)`` points; activation: a name.
+        dtype, device: computation dtype (float64 by default) and device (``"auto"``: CUDA when present).
 
     Returns:
         ``(B, d, d)`` tensor; cost :math:`O(B n d^2)`.
+
+    Example:
+        A ReLU unit contributes :math:`w_j w_j^\top / n` where it is active, nothing where it is not:
+
+        >>> W, b = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([0.0, -10.0])
+        >>> g = metric(W, b, torch.tensor([[1.0, 1.0]]), "relu")  # unit 1 is off at x = (1, 1)
+        >>> tuple(g.shape), g[0].tolist()
+        ((1, 2, 2), [[0.5, 0.0], [0.0, 0.0]])
     """
     W, b, x = _check_params(W, b, x, activation, dtype, device)
     _, dphi = _act.derivatives(activation, preactivations(W, b, x), order=1)
@@ -219,9 +277,17 @@ def spectrum(
         W: ``(n, d)``; b: ``(n,)``; x: ``(B, d)``; activation: a name.
         method: ``"svd"`` or ``"jacobi"``.
         chunk_size: points per batched factorisation (default: about :math:`2^{22}/(nd)`).
+        dtype, device: computation dtype (float64 by default) and device (``"auto"``: CUDA when present).
 
     Returns:
         ``(B, min(n, d))`` tensor, descending.
+
+    Example:
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+        >>> s = spectrum(W, b, x, "tanh")
+        >>> tuple(s.shape), torch.allclose(s ** 2, torch.linalg.eigvalsh(metric(W, b, x, "tanh")).flip(-1))
+        ((2, 2), True)
     """
     check_choice(method, "method", ("svd", "jacobi"))
     chunk_size = check_chunk_size(chunk_size)
@@ -323,9 +389,17 @@ def log_volume_element(
         W: ``(n, d)``; b: ``(n,)``; x: ``(B, d)``; activation: a name; k: ``None`` or ``1..min(n, d)``.
         base: logarithm base.
         chunk_size: points per batched factorisation (default about :math:`2^{22}/(nd)`).
+        dtype, device: computation dtype (float64 by default) and device (``"auto"``: CUDA when present).
 
     Returns:
         ``(B,)`` tensor.
+
+    Example:
+        >>> W, b = random_network(d=2, n=5, seed=0)
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+        >>> lv = log_volume_element(W, b, x, "tanh")  # log10 sqrt(det g)
+        >>> tuple(lv.shape), torch.allclose(lv, 0.5 * torch.logdet(metric(W, b, x, "tanh")) / math.log(10))
+        ((2,), True)
     """
     base = check_base(base)
     W, b, x = _check_params(W, b, x, activation, dtype, device)
@@ -524,6 +598,16 @@ def ricci_scalar(
 
     Returns:
         ``(B,)`` tensor.
+
+    Example:
+        The closed form agrees with autodiff of the map (:func:`paperlib.geometry.ricci_scalar`):
+
+        >>> from paperlib import geometry
+        >>> W, b = random_network(d=2, n=5, seed=0)  # on the CPU, where feature_map computes
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+        >>> R = geometry.ricci_scalar(feature_map(W, b, "tanh"), x, device="cpu")
+        >>> tuple(R.shape), torch.allclose(ricci_scalar(W, b, x, "tanh", device="cpu"), R)
+        ((2,), True)
     """
     check_choice(method, "method", ("tensor", "gauss", "closed_form_2d", "triple_sum"))
     check_policy(degenerate)

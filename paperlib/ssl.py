@@ -47,6 +47,22 @@ def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.005, 
     The first term makes the two views' features agree, the second decorrelates the features. :math:`\mathcal L = 0`
     exactly when :math:`C = I` (e.g. identical views whose standardised features are uncorrelated over the batch).
     The authors' scripts use :math:`\lambda = 0.005` and divide by the batch size, as here.
+
+    Args:
+        z1, z2: ``(B, D)`` projections of the two views (``B >= 2``).
+        lambd: weight :math:`\lambda` of the off-diagonal term; eps: :math:`\epsilon` of the standardisation.
+
+    Returns:
+        A scalar tensor (shape ``()``).
+
+    Example:
+        >>> z = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])  # standardised, uncorrelated
+        >>> float(barlow_twins_loss(z, z)) < 1e-8  # C = I
+        True
+        >>> _ = torch.manual_seed(0)
+        >>> loss = barlow_twins_loss(torch.randn(16, 4), torch.randn(16, 4))  # unrelated views
+        >>> tuple(loss.shape), bool(loss > 1)
+        ((), True)
     """
     _check_pair(z1, z2)
     lambd = check_number(lambd, "lambd", min=0)
@@ -73,6 +89,19 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07) 
     For two identical views whose :math:`B` images have orthonormal projections,
     :math:`\mathcal L = \log\big(1 + (2B - 2)\,e^{-1/\tau}\big)`. The authors' SimCLR runs use
     :math:`\tau = 0.07`.
+
+    Args:
+        z1, z2: ``(B, D)`` projections of the two views (``B >= 2``).
+        temperature: :math:`\tau > 0`.
+
+    Returns:
+        A scalar tensor (shape ``()``).
+
+    Example:
+        >>> z = torch.eye(3)  # B = 3 images with orthonormal projections, two identical views
+        >>> loss = nt_xent_loss(z, z, temperature=0.5)
+        >>> tuple(loss.shape), round(loss.item(), 5), round(math.log(1 + 4 * math.exp(-2)), 5)
+        ((), 0.43265, 0.43265)
     """
     _check_pair(z1, z2)
     temperature = check_number(temperature, "temperature", min=0, open_min=True)
@@ -91,6 +120,21 @@ def projector(kind: str, in_dim: int, out_dim: int, hidden: int | None = None) -
       parameters -- the projector the authors' Barlow Twins scripts actually used;
     - ``"mlp"``: the standard three-layer head of Barlow Twins, Linear-BN-ReLU-Linear-BN-ReLU-Linear (``hidden``
       units, default ``out_dim``).
+
+    Args:
+        kind: ``"linear"`` or ``"mlp"``; in_dim: features in; out_dim: projections out.
+        hidden: hidden units of ``"mlp"`` (default ``out_dim``).
+
+    Returns:
+        A new ``nn.Module`` (in training mode).
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> z = projector("linear", 16, 8)(torch.randn(4, 16))  # batch norm: each projection centred over the batch
+        >>> tuple(z.shape), torch.allclose(z.mean(0), torch.zeros(8), atol=1e-6)
+        ((4, 8), True)
+        >>> tuple(projector("mlp", 16, 8, hidden=32)(torch.randn(4, 16)).shape)
+        (4, 8)
     """
     check_choice(kind, "kind", ("linear", "mlp"))
     in_dim, out_dim = check_int(in_dim, "in_dim", min=1), check_int(out_dim, "out_dim", min=1)
@@ -108,6 +152,17 @@ class SSLModel(nn.Module):
     Args:
         backbone: a :class:`paperlib.models.ResNet` (its readout is not used).
         head: the projector, e.g. :func:`projector`.
+
+    ``forward``: ``(B, C, H, W) -> (B, out_dim)``; :meth:`representation`: ``(B, C, H, W) -> (B, feature_dim)``.
+
+    Example:
+        >>> from paperlib.models import ResNet
+        >>> _ = torch.manual_seed(0)
+        >>> backbone = ResNet((1, 1, 1, 1), width=2, in_channels=1)  # feature_dim = 8 * width = 16
+        >>> model = SSLModel(backbone, projector("linear", backbone.feature_dim, 8))
+        >>> x = torch.randn(4, 1, 8, 8)
+        >>> tuple(model.representation(x).shape), tuple(model(x).shape)
+        ((4, 16), (4, 8))
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Module):
@@ -135,6 +190,16 @@ class TwoViewLoss:
         lambd, temperature: of the two losses.
 
     Its ``description`` (kind, parameters, the transforms' ``repr``) enters the training cache key; it pickles.
+
+    Calling it, ``loss(model, batch)``, returns a scalar tensor.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> loss = TwoViewLoss("barlow", lambda x: x + 0.1 * torch.randn_like(x))  # a toy augmentation
+        >>> model, batch = nn.Linear(4, 3), (torch.randn(16, 4), torch.zeros(16))  # (inputs, labels unused)
+        >>> value = loss(model, batch)
+        >>> tuple(value.shape), bool(value >= 0), loss.description["two_view_loss"]
+        ((), True, 'barlow')
     """
 
     def __init__(self, kind: str, transforms: Callable | Sequence[Callable], *, lambd: float = 0.005,
@@ -172,7 +237,21 @@ def digit_views(mean: float, std: float, *, scale: tuple[float, float] = (0.6, 1
 
     The subset of the CIFAR recipe that makes sense for digits: no horizontal flip (a mirrored digit is another
     shape, or no digit), no saturation or hue jitter and no grayscale (one channel), no solarisation (it inverts the
-    strokes of a black-and-white image)."""
+    strokes of a black-and-white image).
+
+    Args:
+        mean, std: the normalisation of the images; scale: area range of the crop.
+
+    Returns:
+        An ``nn.Module``, ``(B, 1, H, W) -> (B, 1, 32, 32)``, drawing new random views at every call.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> views, x = digit_views(0.1307, 0.3081), torch.randn(4, 1, 32, 32)  # MNIST's mean and std
+        >>> v1, v2 = views(x), views(x)
+        >>> tuple(v1.shape), torch.equal(v1, v2)  # two random views of the same images
+        ((4, 1, 32, 32), False)
+    """
     import kornia.augmentation as K
 
     aug = nn.Sequential(K.RandomResizedCrop((32, 32), scale=scale, keepdim=True),
@@ -185,7 +264,21 @@ def cifar10_views(mean: Sequence[float], std: Sequence[float]) -> tuple[nn.Modul
     """The two asymmetric views of the Barlow Twins recipe on normalised CIFAR-10 images (kornia, per sample):
     random resized crop 32, horizontal flip (0.5), colour jitter (0.4, 0.4, 0.2, 0.1; probability 0.8), grayscale
     (0.2), Gaussian blur with sigma in [0.1, 2] (probability 1.0 for the first view, 0.1 for the second) and
-    solarisation (0 and 0.2), in pixel space."""
+    solarisation (0 and 0.2), in pixel space.
+
+    Args:
+        mean, std: the per-channel normalisation of the images (three numbers each).
+
+    Returns:
+        ``(first, second)``: two ``nn.Module``, each ``(B, 3, H, W) -> (B, 3, 32, 32)``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> first, second = cifar10_views((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> tuple(first(x).shape), tuple(second(x).shape)
+        ((2, 3, 32, 32), (2, 3, 32, 32))
+    """
     import kornia.augmentation as K
 
     def view(blur: float, solarize: float) -> nn.Module:
@@ -210,6 +303,16 @@ class LinearProbe:
         mean, std: ``(D,)`` the standardisation of the features, fitted on the training features and applied to
             every input (training, test, lines, planes alike).
         train_accuracy, test_accuracy: fraction of correct predictions.
+
+    Example:
+        With identity weights the logits are the features themselves, so the larger feature wins:
+
+        >>> one, zero = torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+        >>> probe = LinearProbe(weight=torch.diag(one), bias=zero, classes=torch.tensor([3, 7]), mean=zero, std=one)
+        >>> probe.predict(torch.tensor([[2.0, 0.0], [0.0, 1.0]])).tolist()
+        [3, 7]
+        >>> tuple(probe.probabilities(torch.zeros(5, 2)).shape)
+        (5, 2)
     """
 
     weight: torch.Tensor
@@ -240,7 +343,24 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     r"""Fit a multinomial logistic regression (scikit-learn ``LogisticRegression``, L2 penalty ``C = 1``, lbfgs) on
     frozen features ``(N, D)`` with labels ``(N,)``, after standardising each feature with the training mean and
     deviation; report the training and test accuracy. The same standardisation is applied to every input the probe
-    sees (the authors' Barlow Twins probe was fitted on normalised images and tested on unnormalised ones)."""
+    sees (the authors' Barlow Twins probe was fitted on normalised images and tested on unnormalised ones).
+
+    Args:
+        train_features, test_features: ``(N, D)`` and ``(N', D)`` features.
+        train_labels, test_labels: ``(N,)`` and ``(N',)`` class labels.
+        max_iter: iterations of lbfgs; seed: ``random_state`` of the regression.
+
+    Returns:
+        :class:`LinearProbe` with ``weight (C, D)`` (``C >= 2``; two classes give two logits) and both accuracies.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> y = torch.arange(40) % 2  # two classes
+        >>> f = torch.randn(40, 3) + 4 * y[:, None]  # well separated features (N, D)
+        >>> probe = linear_probe(f[:30], y[:30], f[30:], y[30:])
+        >>> tuple(probe.weight.shape), probe.train_accuracy, probe.test_accuracy
+        ((2, 3), 1.0, 1.0)
+    """
     from sklearn.linear_model import LogisticRegression
 
     for name, f, y in (("train", train_features, train_labels), ("test", test_features, test_labels)):

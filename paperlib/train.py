@@ -13,8 +13,13 @@ r"""Seeded, cached, resumable training of any ``nn.Module``: one trainer for eve
 - a :class:`TrainConfig`: optimiser (SGD with momentum, Adam; weight decay), learning-rate schedule (constant,
   linear decay to 0, cosine), gradient-norm clipping, precision, epochs, snapshot epochs and seed.
 
-:func:`train_many` runs independent runs (seeds, controls) in parallel worker processes, and :func:`parallel_map`
-any picklable job.
+:func:`train_many` runs independent runs (seeds, controls) in parallel worker processes (:func:`parallel_map`).
+
+Structure. :func:`train` drives a private ``_Trainer`` through the steps of a run, in the shape of d2l's
+``Trainer``: look the finished run up in the cache, prepare (device, precision, optimiser, schedule, data), restore
+(the last checkpoint, else the initialisation), distribute (DDP), fit (per epoch: ``fit_epoch``, record,
+checkpoint) and finish (the final entry). The process pool, threads and progress bars live in
+:mod:`paperlib.workers`, the model and data fingerprints in :mod:`paperlib.cache`.
 
 Randomness and exact resuming. Every epoch runs with the global RNG (and the loader's own generator, if it has
 one) seeded by ``(config.seed, epoch)``, so the batch order, the augmentations drawn in the main process and
@@ -48,22 +53,18 @@ the result.
 Supported: in-memory tensor data, losses that are means over rows (not Barlow Twins or SimCLR, whose losses couple
 the rows of a batch); random layers such as dropout draw different numbers than in one process.
 
-Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects: off when
-``PAPERLIB_PROGRESS`` is ``0``/``false``/``off``/``no``, on when it is ``1``/``true``/``on``/``yes``, otherwise on only
-when standard error is a terminal (notebook kernels, pytest and nbval are not), so committed notebook outputs never
-hold progress bars.
+Progress. ``progress=None`` shows a tqdm bar only when it can be seen without side effects
+(:func:`progress_enabled`: ``$PAPERLIB_PROGRESS``, else whether standard error is a terminal, which notebook kernels,
+pytest and nbval are not), so committed notebook outputs never hold progress bars.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
-import inspect
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -75,6 +76,8 @@ from torch import nn
 from . import cache as _cache
 from . import distributed as _dist
 from ._checks import check_choice, check_int, check_ints, check_number, resolve_device
+from .cache import _is_tensor_data, data_fingerprint, model_fingerprint
+from .workers import parallel_map, progress_bar, progress_enabled, threads
 
 __all__ = [
     "augmented",
@@ -82,14 +85,9 @@ __all__ = [
     "TrainResult",
     "train",
     "train_many",
-    "parallel_map",
     "run_key",
     "cross_entropy",
     "classification_metrics",
-    "data_fingerprint",
-    "model_fingerprint",
-    "progress_enabled",
-    "threads",
     "OPTIMIZERS",
     "SCHEDULES",
 ]
@@ -236,7 +234,7 @@ class augmented:  # noqa: N801 - used like a function: augmented(transform)
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable or None; got {type(loss).__name__}")
         self.transform, self.loss = transform, loss or cross_entropy
-        self.description = {"augmented": repr(transform), "loss": _describe(self.loss)}
+        self.description = {"augmented": repr(transform), "loss": _cache.describe(self.loss)}
 
     def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.loss(model, (self.transform(batch[0]), *batch[1:]))
@@ -273,7 +271,7 @@ class classification_metrics:  # noqa: N801 - used like a function: classificati
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# keys: model, data, functions
+# seeds, the model, the key (the fingerprints it combines are in paperlib.cache)
 # ------------------------------------------------------------------------------------------------------------------
 
 
@@ -291,66 +289,6 @@ def _build(factory: Factory, seed: int) -> nn.Module:
     return model
 
 
-def model_fingerprint(model: nn.Module) -> str:
-    """SHA-256 of a model's definition: its class and the class's source code, its ``repr`` (architecture) and
-    its parameters and buffers (names, dtypes, shapes, values: the initialisation)."""
-    cls = type(model)
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        source = ""
-    state = model.state_dict()
-    names = sorted(state)
-    return _cache.key({"class": f"{cls.__module__}.{cls.__qualname__}", "source": source, "repr": repr(model),
-                       "names": names, "state": _cache.fingerprint(*(state[n] for n in names))})
-
-
-def _describe(fn: object) -> object:
-    """What of a loss or evaluation function enters the cache key: its ``description`` attribute if it has one,
-    else its qualified name and a digest of its code (bytecode, constants and referenced names), so that editing a
-    function, even a lambda, gives a new key."""
-    if fn is None:
-        return None
-    desc = getattr(fn, "description", None)
-    if desc is not None:
-        return desc
-    if isinstance(fn, functools.partial):
-        return {"partial": _describe(fn.func), "args": repr(fn.args), "kwargs": repr(sorted(fn.keywords.items()))}
-    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-    if getattr(fn, "__code__", None) is None and getattr(getattr(fn, "__call__", None), "__code__", None) is None:
-        return name
-    return {"name": name, "code": _cache.code_digest(fn)}
-
-
-def _is_tensor_data(data: object) -> bool:
-    return isinstance(data, (tuple, list)) and len(data) > 0 and all(isinstance(t, torch.Tensor) for t in data)
-
-
-def data_fingerprint(data: object) -> str:
-    """Fingerprint of training data for the cache key.
-
-    In-memory tensors: their bytes (:func:`paperlib.cache.fingerprint`). A ``DataLoader``: its dataset's
-    ``fingerprint()`` method if it has one, else the tensors of a ``TensorDataset``, together with the loader's
-    batch size, ``drop_last`` and sampler type. Anything else raises ``TypeError``: pass ``data_key=`` to
-    :func:`train`.
-    """
-    if _is_tensor_data(data):
-        return _cache.fingerprint(*data)
-    if isinstance(data, torch.utils.data.DataLoader):
-        ds = data.dataset
-        if callable(getattr(ds, "fingerprint", None)):
-            inner = ds.fingerprint()
-        elif isinstance(ds, torch.utils.data.TensorDataset):
-            inner = _cache.fingerprint(*ds.tensors)
-        else:
-            inner = None
-        if inner is not None:
-            return _cache.key({"dataset": inner, "batch_size": data.batch_size, "drop_last": data.drop_last,
-                               "sampler": type(data.sampler).__name__})
-    raise TypeError(f"data of type {type(data).__name__} cannot be fingerprinted for the cache key: pass "
-                    "data_key='<a string that changes whenever the data change>' (or cache=False)")
-
-
 def run_key(model: nn.Module, data_key: str, config: TrainConfig, *, loss: Loss | None = None,
             evaluate: Evaluate | None = None, device: str = "cpu") -> str:
     """The cache key of a run: SHA-256 of the configuration, :func:`model_fingerprint` of the initial model, the
@@ -358,56 +296,8 @@ def run_key(model: nn.Module, data_key: str, config: TrainConfig, *, loss: Loss 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
     return _cache.key({"kind": "train", "config": config.to_dict(), "model": model_fingerprint(model),
-                       "data": data_key, "loss": _describe(loss or cross_entropy), "evaluate": _describe(evaluate),
-                       "device": str(device)})
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# progress and threads
-# ------------------------------------------------------------------------------------------------------------------
-
-
-def progress_enabled(progress: bool | None = None) -> bool:
-    """Resolve ``progress``: ``True``/``False`` as given; ``None`` -> ``$PAPERLIB_PROGRESS`` (0/false/off/no or
-    1/true/on/yes), else whether standard error is a terminal."""
-    if progress is not None:
-        if not isinstance(progress, bool):
-            raise TypeError(f"progress must be True, False or None; got {progress!r}")
-        return progress
-    env = os.environ.get("PAPERLIB_PROGRESS", "").strip().lower()
-    if env in ("0", "false", "off", "no"):
-        return False
-    if env in ("1", "true", "on", "yes"):
-        return True
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-def progress_bar(total: int, desc: str, enabled: bool, *, initial: int = 0, unit: str = "epoch"):
-    """A tqdm bar (the widget flavour inside a notebook kernel), or ``None`` when ``enabled`` is false."""
-    if not enabled:
-        return None
-    if "ipykernel" in sys.modules and not sys.stderr.isatty():
-        from tqdm.auto import tqdm
-    else:
-        from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=False)
-
-
-@contextlib.contextmanager
-def threads(num_threads: int | None):
-    """Run the block with ``torch.set_num_threads(num_threads)`` (restored afterwards); ``None`` changes nothing."""
-    check_int(num_threads, "num_threads", min=1, none_ok=True)
-    old = torch.get_num_threads()
-    if num_threads is not None and old != num_threads:
-        torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
+                       "data": data_key, "loss": _cache.describe(loss or cross_entropy),
+                       "evaluate": _cache.describe(evaluate), "device": str(device)})
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -570,6 +460,230 @@ def _load_shared(store: _cache.Cache, key: str, suffix: str, split: bool) -> dic
     return mine
 
 
+# -- the trainer ---------------------------------------------------------------------------------------------------
+
+
+class _Trainer:
+    """One call of :func:`train`, in named steps (the shape of d2l's ``Trainer``), which :func:`train` drives in
+    this order: ``__init__`` (arguments checked, the cache root opened), :meth:`lookup` (the model built with the
+    seed, the key, the finished run if stored), :meth:`prepare` (device and precision, optimiser, schedule, data),
+    :meth:`restore` (the last checkpoint, else the initialisation recorded), :meth:`distribute` (the DDP wrapper),
+    :meth:`fit` (per epoch: :meth:`fit_epoch`, :meth:`record`, :meth:`checkpoint`, progress, callback) and
+    :meth:`finish` (the final entry). The order is that of the operations of one run: the RNG draws and the
+    floating-point operations are those of the single function it replaces, so results and keys are unchanged."""
+
+    def __init__(self, model: Factory, data: object, config: TrainConfig, *, loss: Loss | None,
+                 evaluate: Evaluate | None, data_key: str | None, cache: bool, cache_dir: str | os.PathLike | None,
+                 progress: bool | None, callback: Callable[[int, nn.Module], None] | None,
+                 checkpoint_seconds: float, num_threads: int | None, device: str | torch.device,
+                 distributed: bool | None):
+        """Check the arguments (before any work), resolve the device, progress and distribution, open the cache
+        root."""
+        if isinstance(model, nn.Module) or not callable(model):
+            raise TypeError("model must be a factory returning an nn.Module (e.g. functools.partial(MLP, widths) or "
+                            f"lambda: MyNet()), not {type(model).__name__}: the trainer seeds and builds it")
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a paperlib.train.TrainConfig; got {type(config).__name__}")
+        for name, fn in (("loss", loss), ("evaluate", evaluate), ("callback", callback)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable or None; got {type(fn).__name__}")
+        if _is_tensor_data(data):
+            _check_tensor_data(data)
+        elif isinstance(data, (str, bytes, torch.Tensor)) or not isinstance(data, Iterable):
+            raise TypeError("data must be a tuple of tensors (x, y, ...), a DataLoader or a re-iterable of batches; "
+                            f"got {type(data).__name__}")
+        elif isinstance(data, torch.utils.data.DataLoader) and config.batch_size not in (None, data.batch_size):
+            raise ValueError(f"config.batch_size = {config.batch_size} differs from the DataLoader's batch size "
+                             f"{data.batch_size}; set batch_size=None (the loader decides) or make them agree")
+        if data_key is not None and not isinstance(data_key, str):
+            raise TypeError(f"data_key must be a string or None; got {type(data_key).__name__}")
+        check_number(checkpoint_seconds, "checkpoint_seconds", min=0, open_min=True)
+        check_int(num_threads, "num_threads", min=1, none_ok=True)
+        self.factory, self.data, self.config, self.evaluate, self.callback = model, data, config, evaluate, callback
+        self.loss, self.loss_fn, self.data_key = loss, loss or cross_entropy, data_key
+        self.checkpoint_seconds, self.num_threads = checkpoint_seconds, num_threads
+        self.device = resolve_device(device)
+        self.show = progress_enabled(progress)
+        self.split = _dist.use(distributed)  # one run across the ranks of torch.distributed
+        self.writes = not self.split or _dist.rank() == 0  # whether this process writes checkpoints and the entry
+        if self.split:
+            _check_distributed(data, self.loss_fn, config, self.device)
+            self.show = self.show and self.writes
+        self.store = _cache.Cache.open(cache_dir, enabled=cache)
+
+    def lookup(self) -> TrainResult | None:
+        """Build the model from the factory with the seed, compute the run's key; the finished run if the cache
+        holds it (read by rank 0 first under distributed training), else ``None``."""
+        self.net = _build(self.factory, self.config.seed)
+        data_key = self.data_key if self.data_key is not None else data_fingerprint(self.data)
+        self.key = run_key(self.net, data_key, self.config, loss=self.loss, evaluate=self.evaluate,
+                           device=self.device.type)
+        payload = _load_shared(self.store, self.key, ".pt", self.split)
+        if payload is None:
+            return None
+        return TrainResult(self.config, self.factory, payload["snapshots"], payload["history"], self.key, "cache", 0)
+
+    def prepare(self) -> None:
+        """The model on the device in the run's precision (batch norm synchronised across ranks), the optimiser,
+        the schedule's length, in-memory data moved and cast once, an empty history."""
+        config, dev = self.config, self.device
+        self.dtype = config.torch_dtype
+        self.net = self.net.to(dev, self.dtype)
+        if self.split:
+            self.net = _sync_batch_norm(self.net, dev)
+        self.params = [p for p in self.net.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("the model has no trainable parameters")
+        if config.optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                self.params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        else:
+            self.optimizer = torch.optim.Adam(self.params, lr=config.lr, weight_decay=config.weight_decay)
+        per_epoch = _steps_per_epoch(self.data, config)
+        if config.schedule != "constant" and per_epoch is None:
+            raise ValueError(f"schedule={config.schedule!r} needs data with a length (steps per epoch); this "
+                             "iterable has none")
+        self.total_steps = (per_epoch or 0) * config.epochs
+        self.tensors = _is_tensor_data(self.data)
+        if self.tensors:  # moved and cast once, not per batch
+            self.data = _to(tuple(self.data), dev, self.dtype)
+        self.history: dict[str, torch.Tensor] = {"train_loss": torch.full((config.epochs + 1,), math.nan,
+                                                                          dtype=torch.float64)}
+        self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
+        self.start, self.step, self.source = 0, 0, "trained"  # epochs done, optimiser steps of the run
+        self.steps = 0  # optimiser steps of this call
+
+    def restore(self) -> None:
+        """Resume from the last checkpoint (model, optimiser, history, snapshots, epoch and step), else evaluate and
+        snapshot the initialisation (epoch 0)."""
+        ckpt = _load_shared(self.store, self.key, ".ckpt", self.split)
+        if ckpt is not None:
+            self.net.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.history = {k: v.clone() for k, v in ckpt["history"].items()}
+            self.snapshots = dict(ckpt["snapshots"])
+            self.start, self.step, self.source = int(ckpt["epoch"]), int(ckpt["step"]), "resumed"
+        else:
+            with threads(self.num_threads):
+                self.record(0)
+
+    def distribute(self) -> None:
+        """What the loss calls: the network, or under distributed training its DDP wrapper (made after the restore,
+        from the restored state); the augmentations of :class:`augmented` losses are then drawn for the whole
+        mini-batch before its rows are split (:func:`_rank_part`)."""
+        self.runner, self.inner, self.transforms = self.net, self.loss_fn, []
+        if self.split:
+            dev = self.device
+            self.runner = nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[dev.index if dev.index is not None else torch.cuda.current_device()]
+                if dev.type == "cuda" else None)
+            while isinstance(self.inner, augmented):  # drawn for the whole mini-batch, as in one process
+                self.transforms.append(self.inner.transform)
+                self.inner = self.inner.loss
+
+    def fit(self) -> None:
+        """The remaining epochs, each: :meth:`fit_epoch`, :meth:`record`, :meth:`checkpoint`, the progress bar and
+        the callback. The network is left in ``eval()`` mode, also after an exception."""
+        config = self.config
+        bar = progress_bar(config.epochs, f"training {type(self.net).__name__} seed {config.seed}", self.show,
+                           initial=self.start)
+        self.last_checkpoint = time.monotonic()
+        try:
+            with threads(self.num_threads):
+                for epoch in range(self.start + 1, config.epochs + 1):
+                    self.fit_epoch(epoch)
+                    self.record(epoch)
+                    self.checkpoint(epoch)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{self.history['train_loss'][epoch]:.3g}")
+                    if self.callback is not None:
+                        self.callback(epoch, self.net)
+        finally:
+            if bar is not None:
+                bar.close()
+            self.net.eval()
+
+    def fit_epoch(self, epoch: int) -> None:
+        """One pass over the data in ``train()`` mode with the global RNG seeded by ``(seed, epoch)``; its mean
+        training loss (over the ranks, under distributed training) goes to ``history["train_loss"][epoch]``."""
+        config, dev = self.config, self.device
+        cuda = [dev] if dev.type == "cuda" else []
+        self.runner.train()
+        total, count = torch.zeros((), dtype=torch.float64, device=dev), 0
+        with torch.random.fork_rng(devices=cuda):
+            epoch_seed = _derived_seed("epoch", config.seed, epoch)
+            torch.default_generator.manual_seed(epoch_seed)  # torch.manual_seed would also touch CUDA
+            if cuda:
+                torch.cuda.manual_seed(epoch_seed)
+            for batch in _batches(self.data, config, epoch):
+                share = 1.0
+                if self.split:  # this rank's rows of the (augmented) mini-batch, and their share of it
+                    batch, share = _rank_part(batch, self.transforms)
+                value = self.training_step(batch, share)
+                total += value.detach() * share if self.split else value.detach()
+                count += 1
+        if self.split:  # the losses of the whole mini-batches
+            total = _dist.all_reduce_sum(total)
+        if count == 0:
+            raise ValueError(f"data yielded no batch in epoch {epoch}")
+        self.history["train_loss"][epoch] = float(total) / count
+
+    def training_step(self, batch: object, share: float) -> torch.Tensor:
+        """One optimiser step on ``batch``: the learning rate of the schedule, the loss, its gradient (weighed by
+        this rank's ``share`` of the rows under distributed training), clipping and the step. Returns the loss."""
+        config = self.config
+        if config.schedule != "constant":
+            for g in self.optimizer.param_groups:
+                g["lr"] = config.lr * _lr_factor(config.schedule, self.step, self.total_steps)
+        value = self.inner(self.runner, batch if self.tensors else _to(batch, self.device, self.dtype))
+        if not isinstance(value, torch.Tensor) or value.ndim != 0:
+            raise TypeError("loss must return a scalar tensor; got "
+                            f"{type(value).__name__} {getattr(value, 'shape', '')}")
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.split:  # DDP averages over the ranks: weigh each rank's mean by its share of rows
+            (value * (_dist.world_size() * share)).backward()
+        else:
+            value.backward()
+        if config.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, config.clip_norm)
+        self.optimizer.step()
+        self.step += 1
+        self.steps += 1
+        return value
+
+    def record(self, epoch: int) -> None:
+        """Evaluate the network (``eval()`` mode, no gradients) into the history, and keep its state if ``epoch``
+        is a snapshot epoch."""
+        for k, v in _evaluate(self.net, self.evaluate).items():
+            self.history.setdefault(k, torch.full((self.config.epochs + 1,), math.nan, dtype=torch.float64))[epoch] = v
+        if epoch in self.config.snapshots:
+            self.snapshots[epoch] = _cpu_state(self.net)
+
+    def checkpoint(self, epoch: int) -> bool:
+        """Write a checkpoint (atomically, rank 0 only) after ``epoch`` if one is due: at a snapshot epoch before
+        the last, or ``checkpoint_seconds`` after the previous one. Returns whether one was written."""
+        config = self.config
+        if not (self.writes and epoch < config.epochs and (
+                epoch in config.snapshots or time.monotonic() - self.last_checkpoint > self.checkpoint_seconds)):
+            return False
+        self.store.save("train", self.key, {"epoch": epoch, "step": self.step, "model": _cpu_state(self.net),
+                                            "optimizer": self.optimizer.state_dict(), "history": self.history,
+                                            "snapshots": self.snapshots}, ".ckpt")
+        self.last_checkpoint = time.monotonic()
+        return True
+
+    def finish(self) -> TrainResult:
+        """Write the final entry (rank 0), then remove the checkpoint; under distributed training every rank waits
+        until it is written."""
+        if self.writes and self.store.save("train", self.key, {"config": self.config.to_dict(),
+                                                               "snapshots": self.snapshots, "history": self.history}):
+            self.store.remove("train", self.key, ".ckpt")
+        if self.split:  # the entry is written before any rank returns
+            _dist.barrier()
+        return TrainResult(self.config, self.factory, self.snapshots, self.history, self.key, self.source, self.steps)
+
+
 def train(
     model: Factory,
     data: object,
@@ -624,228 +738,22 @@ def train(
     Returns:
         :class:`TrainResult` (``source`` tells whether it was trained, resumed or read from the cache).
     """
-    if isinstance(model, nn.Module) or not callable(model):
-        raise TypeError("model must be a factory returning an nn.Module (e.g. functools.partial(MLP, widths) or "
-                        f"lambda: MyNet()), not {type(model).__name__}: the trainer seeds and builds it")
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a paperlib.train.TrainConfig; got {type(config).__name__}")
-    for name, fn in (("loss", loss), ("evaluate", evaluate), ("callback", callback)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{name} must be callable or None; got {type(fn).__name__}")
-    if _is_tensor_data(data):
-        _check_tensor_data(data)
-    elif isinstance(data, (str, bytes, torch.Tensor)) or not isinstance(data, Iterable):
-        raise TypeError("data must be a tuple of tensors (x, y, ...), a DataLoader or a re-iterable of batches; "
-                        f"got {type(data).__name__}")
-    elif isinstance(data, torch.utils.data.DataLoader) and config.batch_size not in (None, data.batch_size):
-        raise ValueError(f"config.batch_size = {config.batch_size} differs from the DataLoader's batch size "
-                         f"{data.batch_size}; set batch_size=None (the loader decides) or make them agree")
-    if data_key is not None and not isinstance(data_key, str):
-        raise TypeError(f"data_key must be a string or None; got {type(data_key).__name__}")
-    check_number(checkpoint_seconds, "checkpoint_seconds", min=0, open_min=True)
-    check_int(num_threads, "num_threads", min=1, none_ok=True)
-    loss_fn = loss or cross_entropy
-    dev = resolve_device(device)
-    show = progress_enabled(progress)
-    split = _dist.use(distributed)
-    writes = not split or _dist.rank() == 0  # whether this process writes checkpoints and the cache entry
-    if split:
-        _check_distributed(data, loss_fn, config, dev)
-        show = show and writes
-    store = _cache.Cache.open(cache_dir, enabled=cache)
-
-    net = _build(model, config.seed)
-    key = run_key(net, data_key if data_key is not None else data_fingerprint(data), config, loss=loss,
-                  evaluate=evaluate, device=dev.type)
-    payload = _load_shared(store, key, ".pt", split)
-    if payload is not None:
-        return TrainResult(config, model, payload["snapshots"], payload["history"], key, "cache", 0)
-
-    dtype = config.torch_dtype
-    net = net.to(dev, dtype)
-    if split:
-        net = _sync_batch_norm(net, dev)
-    params = [p for p in net.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters")
-    if config.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                                     weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    per_epoch = _steps_per_epoch(data, config)
-    if config.schedule != "constant" and per_epoch is None:
-        raise ValueError(f"schedule={config.schedule!r} needs data with a length (steps per epoch); this iterable "
-                         "has none")
-    total_steps = (per_epoch or 0) * config.epochs
-    tensors = _is_tensor_data(data)
-    if tensors:  # moved and cast once, not per batch
-        data = _to(tuple(data), dev, dtype)
-    history: dict[str, torch.Tensor] = {"train_loss": torch.full((config.epochs + 1,), math.nan,
-                                                                 dtype=torch.float64)}
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    start, step, source = 0, 0, "trained"
-
-    def record(epoch: int, metrics: dict[str, float]) -> None:
-        for k, v in metrics.items():
-            history.setdefault(k, torch.full((config.epochs + 1,), math.nan, dtype=torch.float64))[epoch] = v
-
-    ckpt = _load_shared(store, key, ".ckpt", split)
-    if ckpt is not None:
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        history = {k: v.clone() for k, v in ckpt["history"].items()}
-        snapshots = dict(ckpt["snapshots"])
-        start, step, source = int(ckpt["epoch"]), int(ckpt["step"]), "resumed"
-    else:
-        with threads(num_threads):
-            record(0, _evaluate(net, evaluate))
-        if 0 in config.snapshots:
-            snapshots[0] = _cpu_state(net)
-
-    runner, inner, transforms = net, loss_fn, []  # what the loss calls, the loss, augmentations drawn first
-    if split:
-        runner = nn.parallel.DistributedDataParallel(
-            net, device_ids=[dev.index if dev.index is not None else torch.cuda.current_device()]
-            if dev.type == "cuda" else None)
-        while isinstance(inner, augmented):  # drawn for the whole mini-batch, as in one process
-            transforms.append(inner.transform)
-            inner = inner.loss
-    steps = 0
-    bar = progress_bar(config.epochs, f"training {type(net).__name__} seed {config.seed}", show, initial=start)
-    last_ckpt = time.monotonic()
-    cuda = [dev] if dev.type == "cuda" else []
-    try:
-        with threads(num_threads):
-            for epoch in range(start + 1, config.epochs + 1):
-                runner.train()
-                total, count = torch.zeros((), dtype=torch.float64, device=dev), 0
-                with torch.random.fork_rng(devices=cuda):
-                    epoch_seed = _derived_seed("epoch", config.seed, epoch)
-                    torch.default_generator.manual_seed(epoch_seed)  # torch.manual_seed would also touch CUDA
-                    if cuda:
-                        torch.cuda.manual_seed(epoch_seed)
-                    for batch in _batches(data, config, epoch):
-                        if split:  # this rank's rows of the (augmented) mini-batch, and their share of it
-                            batch, share = _rank_part(batch, transforms)
-                        if config.schedule != "constant":
-                            for g in opt.param_groups:
-                                g["lr"] = config.lr * _lr_factor(config.schedule, step, total_steps)
-                        value = inner(runner, batch if tensors else _to(batch, dev, dtype))
-                        if not isinstance(value, torch.Tensor) or value.ndim != 0:
-                            raise TypeError("loss must return a scalar tensor; got "
-                                            f"{type(value).__name__} {getattr(value, 'shape', '')}")
-                        opt.zero_grad(set_to_none=True)
-                        if split:  # DDP averages over the ranks: weigh each rank's mean by its share of rows
-                            (value * (_dist.world_size() * share)).backward()
-                        else:
-                            value.backward()
-                        if config.clip_norm is not None:
-                            torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
-                        opt.step()
-                        step += 1
-                        steps += 1
-                        total += value.detach() * share if split else value.detach()
-                        count += 1
-                if split:  # the losses of the whole mini-batches
-                    total = _dist.all_reduce_sum(total)
-                if count == 0:
-                    raise ValueError(f"data yielded no batch in epoch {epoch}")
-                history["train_loss"][epoch] = float(total) / count
-                record(epoch, _evaluate(net, evaluate))
-                if epoch in config.snapshots:
-                    snapshots[epoch] = _cpu_state(net)
-                if writes and epoch < config.epochs and (
-                        epoch in config.snapshots or time.monotonic() - last_ckpt > checkpoint_seconds):
-                    store.save("train", key, {"epoch": epoch, "step": step, "model": _cpu_state(net),
-                                              "optimizer": opt.state_dict(), "history": history,
-                                              "snapshots": snapshots}, ".ckpt")
-                    last_ckpt = time.monotonic()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{history['train_loss'][epoch]:.3g}")
-                if callback is not None:
-                    callback(epoch, net)
-    finally:
-        if bar is not None:
-            bar.close()
-        net.eval()
-    if writes and store.save("train", key, {"config": config.to_dict(), "snapshots": snapshots,
-                                            "history": history}):
-        store.remove("train", key, ".ckpt")
-    if split:  # the entry is written before any rank returns
-        _dist.barrier()
-    return TrainResult(config, model, snapshots, history, key, source, steps)
+    trainer = _Trainer(model, data, config, loss=loss, evaluate=evaluate, data_key=data_key, cache=cache,
+                       cache_dir=cache_dir, progress=progress, callback=callback,
+                       checkpoint_seconds=checkpoint_seconds, num_threads=num_threads, device=device,
+                       distributed=distributed)  # arguments checked, the cache root opened
+    cached = trainer.lookup()  # the model built with the seed, the key; the finished run if stored
+    if cached is not None:
+        return cached
+    trainer.prepare()  # device and precision, optimiser, schedule, data
+    trainer.restore()  # the last checkpoint, else the initialisation evaluated and snapshotted
+    trainer.distribute()  # the DDP wrapper under distributed training
+    trainer.fit()  # the remaining epochs: fit_epoch, record, checkpoint, progress, callback
+    return trainer.finish()  # the final entry written, the checkpoint removed
 
 
 def _train_job(kwargs: dict) -> TrainResult:
     return train(**kwargs)
-
-
-@contextlib.contextmanager
-def _main_hidden():
-    """Hide ``__main__``'s file and spec while worker processes start, so that ``spawn`` does not run a user's
-    script again in every worker (the jobs refer to importable modules only; see :func:`parallel_map`)."""
-    main = sys.modules.get("__main__")
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
-    try:
-        for k in saved:
-            if k == "__file__":
-                del main.__dict__[k]
-            else:
-                main.__dict__[k] = None
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.update(saved)
-
-
-def _one_thread(fn: Callable, item: object) -> object:
-    torch.set_num_threads(1)
-    return fn(item)
-
-
-def parallel_map(fn: Callable, items: Sequence, *, workers: int | None = None) -> list:
-    """``[fn(item) for item in items]``, computed in parallel worker processes, in the order of ``items``.
-
-    Each worker is a fresh interpreter (``spawn``: no locks or thread pools inherited from this process) that
-    computes with one torch thread, so on ``c`` cores up to ``c`` items proceed at once; results are the same as
-    sequential ones. ``fn`` and the items are pickled to the workers: they must refer to importable modules.
-    Where something refers to ``__main__`` (a script's or notebook's own functions and classes) the items are
-    computed here, one after the other, as they are with ``workers=1``.
-
-    Args:
-        fn: a module-level function of one argument.
-        items: its arguments.
-        workers: processes; ``None``: ``$PAPERLIB_WORKERS`` if set, else the number of CPU cores, at most one per
-            item.
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
-    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
-        raise TypeError(f"items must be a sequence; got {type(items).__name__}")
-    if workers is None:
-        env = os.environ.get("PAPERLIB_WORKERS", "").strip()
-        workers = int(env) if env.isdigit() and int(env) >= 1 else (os.cpu_count() or 1)
-    check_int(workers, "workers", min=1)
-    workers = min(workers, len(items))
-    if workers > 1:
-        import pickle
-
-        try:
-            portable = all(b"__main__" not in pickle.dumps((fn, item)) for item in items)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            portable = False
-        workers = workers if portable else 1
-    if workers <= 1:
-        return [fn(item) for item in items]
-    import concurrent.futures
-    import multiprocessing
-
-    with _main_hidden(), concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_one_thread, fn, item) for item in items]  # workers start while __main__ is hidden
-        return [f.result() for f in futures]
 
 
 def train_many(jobs: Sequence[dict], *, workers: int | None = None, **common) -> list[TrainResult]:

@@ -1,9 +1,10 @@
 """Small inputs for the plot tests: a decision field on a grid; line and plane geometries (the result objects of
-paperlib.experiments.mnist)."""
+paperlib.chapters.core that the chapters' experiments return)."""
 
 import torch
 
-from paperlib import experiments as ex, slices
+from paperlib import slices
+from paperlib.chapters.core import LineGeometry, PlaneGeometry
 
 
 def decision_field(grid):
@@ -19,7 +20,7 @@ def line_geometry(steps=16):
     t = ln.t
     lv = torch.stack([-(t - 0.5) ** 2, -10 * (t - 0.6) ** 2])
     pred = torch.stack([torch.full((steps,), 3), torch.where(t < 0.55, 7, 6)])
-    return ex.LineGeometry((7, 6), ln, (0, 5), lv, lv[:, :2], pred, torch.ones(2, steps))
+    return LineGeometry((7, 6), ln, (0, 5), lv, lv[:, :2], pred, torch.ones(2, steps))
 
 
 def plane_geometry(steps=14):
@@ -30,4 +31,4 @@ def plane_geometry(steps=14):
     lv = torch.stack([-(a**2 + b**2), -(a - 0.2) ** 2 - b**2])
     pred = torch.stack([pl.ternary.argmax(1), pl.ternary.argmax(1) + 3])
     ent = torch.stack([torch.rand(steps * steps, generator=g), torch.zeros(steps * steps)])  # includes H = 0
-    return ex.PlaneGeometry((7, 6, 1), pl, (0, 5), lv, pred, ent)
+    return PlaneGeometry((7, 6, 1), pl, (0, 5), lv, pred, ent)

@@ -6,7 +6,8 @@ import stat
 import pytest
 import torch
 
-from paperlib import cache, data, experiments, train
+from paperlib import cache, data, train
+from paperlib.chapters import core
 from paperlib.cache import Cache, CacheError, CacheWarning
 
 ROOT = os.geteuid() == 0  # root ignores permission bits: those cases are simulated differently
@@ -124,8 +125,35 @@ def test_code_digest_is_the_same_in_another_process():
     # a comprehension is a nested code object, whose repr holds a memory address: it must not enter the digest
     import subprocess
     import sys
-    here = cache.code_digest(train.cross_entropy, experiments.mean_sd, cache.Cache.open)
-    out = subprocess.run([sys.executable, "-c", "from paperlib import cache, experiments, train; print(cache.code_digest("
-                          "train.cross_entropy, experiments.mean_sd, cache.Cache.open))"], capture_output=True, text=True,
-                         check=True)
+    here = cache.code_digest(train.cross_entropy, core.mean_sd, cache.Cache.open)
+    out = subprocess.run([sys.executable, "-c", "from paperlib import cache, train; from paperlib.chapters import core; "
+                          "print(cache.code_digest(train.cross_entropy, core.mean_sd, cache.Cache.open))"],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == here
+
+
+class _Described:
+    description = "a loss described by a string"  # enters the key as it is (no code digest: no Python version)
+
+
+def test_training_key_recipe_is_pinned():
+    """The fingerprints and the key of a training run from fixed parts (a class without source code, fixed
+    parameters and data, a loss described by a string, so that neither torch's nor Python's version enters them):
+    the keys under which runs are cached. Moving or refactoring the fingerprint code must not change them; change
+    these values only with a deliberate change of the key (every cached run is then trained again)."""
+    net = type("Fixed", (torch.nn.Module,), {"__module__": "paperlib_golden"})()
+    net.w = torch.nn.Parameter(torch.arange(6.0).reshape(2, 3))
+    net.register_buffer("b", torch.tensor([1, 2]))
+    x = torch.arange(12, dtype=torch.float32).reshape(6, 2) / 10
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=2)
+    c = train.TrainConfig(lr=0.1, batch_size=3, epochs=5, snapshots=(0, 2), seed=7)
+    assert cache.data_fingerprint((x, y)) == "827e2cc7f85188c23b29ed611abf63e2d6ee94244a91cde0d2feb36565c3fecb"
+    assert cache.data_fingerprint(loader) == "cf290645bd4f063127ab12b196465bb7e38c693843465df3e9a952d64c66fd41"
+    assert cache.model_fingerprint(net) == "0b178766873a34fa5f3b02e439f554e15b0c9c464b1e6950d9e2f5a351bd0cbb"
+    key = train.run_key(net, cache.data_fingerprint((x, y)), c, loss=_Described(), device="cpu")
+    assert key == "af69899c8c79eb252d078b8f513a4141806d3b24d0418035965418de0a60b731"
+    key = train.run_key(net, "some data", c, loss=_Described(), device="cuda")
+    assert key == "072c74dc07b4865038b220fabf5c6740536097e14049b6768d4963688d31f552"
+    with pytest.raises(TypeError, match="data_key"):
+        cache.data_fingerprint([[1.0, 2.0]])

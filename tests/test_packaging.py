@@ -48,7 +48,9 @@ def test_import_needs_only_torch_numpy_and_scipy():
     import subprocess
     import sys
 
-    code = ("import sys, paperlib, paperlib.experiments, paperlib.geometry, paperlib.train, paperlib.models; "
+    code = ("import sys, paperlib, paperlib.geometry, paperlib.train, paperlib.models, paperlib.chapters.toy, "
+            "paperlib.chapters.mnist, paperlib.chapters.deep, paperlib.chapters.selfsup, paperlib.chapters.invariance, "
+            "paperlib.chapters.curvature, paperlib.chapters.infinite, paperlib.chapters.shallow, paperlib.cli; "
             "print(sorted(m for m in ('sympy', 'matplotlib', 'mpltern', 'pooch', 'mlxtend', 'kornia', 'sklearn') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

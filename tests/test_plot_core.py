@@ -156,5 +156,5 @@ def test_spectrum_plot():
 
 
 def test_every_module_name_is_exported():
-    for module in (plot.core, plot.shallow, plot.toy, plot.digits):
+    for module in (plot.core, plot.shallow, plot.slices):
         assert all(getattr(plot, name) is getattr(module, name) for name in module.__all__)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 import kornia.augmentation as K
 
-from paperlib import cache, data, train
+from paperlib import cache, data, train, workers
 from paperlib.cache import CacheWarning
 from paperlib.models import MLP
 from paperlib.train import TrainConfig
@@ -122,7 +122,7 @@ def test_cache_root_from_environment(xy, tmp_path, monkeypatch):
 def key_of(c, x, y, model=None, device="cpu", evaluate="metrics", loss=None):
     net = train._build(model or mlp(), c.seed)
     ev = train.classification_metrics(x, y) if evaluate == "metrics" else evaluate
-    return train.run_key(net, train.data_fingerprint((x, y)), c, loss=loss, evaluate=ev, device=device)
+    return train.run_key(net, cache.data_fingerprint((x, y)), c, loss=loss, evaluate=ev, device=device)
 
 
 def test_key_changes_with_config_model_data_and_functions(xy):
@@ -322,8 +322,8 @@ def test_cnn_with_batch_norm_and_augmentation_resumes_to_the_identical_state(tmp
     assert_same(reference, resumed)
     assert train.train(SmallCNN, _loader(), c, evaluate=ev, cache_dir=tmp_path).source == "cache"
     # another augmentation is another data set: a new key
-    other = train.data_fingerprint(_loader(crop=False))
-    assert other != train.data_fingerprint(_loader())
+    other = cache.data_fingerprint(_loader(crop=False))
+    assert other != cache.data_fingerprint(_loader())
 
 
 def test_batch_augmentation_loss_is_seeded_resumable_and_keyed(tmp_path):
@@ -390,23 +390,23 @@ def test_train_many_in_worker_processes_equals_sequential(xy, tmp_path):
     again = train.train_many(jobs, workers=2, cache_dir=tmp_path, **common)
     assert [r.source for r in again] == ["cache"] * 3
     # a model defined here (in a test module that workers can import) or in __main__ works either way
-    assert train.parallel_map(abs, [-1, 2, -3], workers=2) == [1, 2, 3]
+    assert workers.parallel_map(abs, [-1, 2, -3], workers=2) == [1, 2, 3]
     with pytest.raises(ValueError, match="callback"):
         train.train_many(jobs, callback=lambda e, m: None, **common)
     with pytest.raises(ValueError, match="workers"):
-        train.parallel_map(abs, [1], workers=0)
+        workers.parallel_map(abs, [1], workers=0)
 
 
 def test_progress_resolution(monkeypatch, xy, capsys):
     monkeypatch.setenv("PAPERLIB_PROGRESS", "0")
-    assert train.progress_enabled() is False
+    assert workers.progress_enabled() is False
     monkeypatch.setenv("PAPERLIB_PROGRESS", "1")
-    assert train.progress_enabled() is True
+    assert workers.progress_enabled() is True
     monkeypatch.delenv("PAPERLIB_PROGRESS")
-    assert train.progress_enabled() is False  # pytest's stderr is not a terminal
-    assert train.progress_enabled(True) is True
+    assert workers.progress_enabled() is False  # pytest's stderr is not a terminal
+    assert workers.progress_enabled(True) is True
     with pytest.raises(TypeError, match="progress"):
-        train.progress_enabled("yes")
+        workers.progress_enabled("yes")
     x, y = xy
     fit(cfg(epochs=3), x, y, cache=False)
     assert capsys.readouterr().err == ""

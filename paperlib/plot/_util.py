@@ -57,7 +57,7 @@ def get_field(obj: object, name: str):
             return obj[name]
     elif hasattr(obj, name):
         return getattr(obj, name)
-    raise TypeError(f"expected a mapping or an object with field {name!r} (e.g. a paperlib.experiments result); "
+    raise TypeError(f"expected a mapping or an object with field {name!r} (e.g. a result of paperlib.chapters); "
                     f"got {type(obj).__name__}")
 
 

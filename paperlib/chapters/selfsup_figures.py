@@ -1,0 +1,163 @@
+r"""Figures of chapter 8 (self-supervised backbones, Figs. 5-6), each taking what :mod:`paperlib.chapters.selfsup`
+computes and registered by name (:mod:`paperlib.chapters.registry`):
+
+- ``selfsup-views`` (:func:`views`): four test digits and two random views of each;
+- ``selfsup-probe`` (:func:`probe`): the linear probe's test accuracy, random and trained backbones;
+- ``selfsup-lines`` (:func:`lines`): Fig. 5, one line, both methods, first and last epoch (two figures);
+- ``selfsup-barlow-line`` (:func:`barlow_line`): the Barlow Twins line at the figure epochs;
+- ``selfsup-planes`` (:func:`planes`): Fig. 6, probe classes, entropy and volume element on a plane, per method.
+
+Building blocks: :func:`methods_line_figure` (one line, one panel per method, at one epoch) and :func:`probe_plot`
+(the probe's accuracy at initialisation and after training, per backbone), beside the line and plane panels of
+:mod:`paperlib.plot`.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import plot as _plot
+from ..plot._util import get_axes, get_field, pick_epochs
+from ..plot.core import interpolation_plot
+from . import selfsup as _selfsup
+from .registry import Drawn, figure
+
+__all__ = ["views", "probe", "lines", "barlow_line", "planes", "methods_line_figure", "probe_plot", "METHOD_NAMES"]
+
+#: Display names of the methods.
+METHOD_NAMES = {"barlow": "Barlow Twins", "simclr": "SimCLR"}
+
+
+def methods_line_figure(lines: Mapping[str, object], epoch: int | None = None, *,
+                        panel_size: tuple[float, float] = (4.2, 3.2)) -> Figure:
+    r"""The log volume element of the backbone's features along one line, one panel per method (side by side), at
+    ``epoch`` (default: the last), coloured by the probe's predicted class. ``lines`` maps a method to its line
+    geometry (:attr:`paperlib.chapters.selfsup.SSLExperiment.lines`).
+
+    Returns:
+        The ``Figure``.
+    """
+    if not isinstance(lines, Mapping) or not lines:
+        raise ValueError("lines must be a non-empty mapping {method: line geometry}")
+    w, h = panel_size
+    fig, axes = plt.subplots(1, len(lines), figsize=(w * len(lines), h), squeeze=False, layout="constrained")
+    for ax, (method, lg) in zip(axes[0], lines.items()):
+        eps = list(get_field(lg, "epochs"))
+        e = pick_epochs(eps, None if epoch is None else [epoch])[-1]
+        i = eps.index(e)
+        d = get_field(lg, "digits")
+        interpolation_plot(get_field(lg, "line").t, get_field(lg, "log_volume")[i], get_field(lg, "predicted")[i],
+                           ax=ax, title=f"{METHOD_NAMES.get(method, method)}: {d[0]} → {d[1]}, epoch {e}")
+    return fig
+
+
+def probe_plot(accuracy: Mapping[str, tuple[float, float]], *, ax=None, chance: float | None = 0.1):
+    """Bars of the probe's test accuracy per backbone: at initialisation (a random backbone, light) and after
+    training (dark). ``accuracy`` maps a label to ``(initial, final)``; ``chance`` draws a dotted line.
+
+    Returns:
+        The ``Axes``.
+    """
+    if not isinstance(accuracy, Mapping) or not accuracy:
+        raise ValueError("accuracy must be a non-empty mapping {label: (initial, final)}")
+    ax = get_axes(ax) if ax is not None else plt.subplots(figsize=(5.0, 3.2), layout="constrained")[1]
+    labels = list(accuracy)
+    vals = np.array([[float(v) for v in accuracy[k]] for k in labels])
+    pos = np.arange(len(labels))
+    ax.bar(pos - 0.2, vals[:, 0], 0.4, color="0.75", label="random backbone (initialisation)")
+    ax.bar(pos + 0.2, vals[:, 1], 0.4, color="C0", label="after training")
+    for p, (a, b) in zip(pos, vals):
+        ax.text(p - 0.2, a, f"{a:.2f}", ha="center", va="bottom", fontsize=7)
+        ax.text(p + 0.2, b, f"{b:.2f}", ha="center", va="bottom", fontsize=7)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", ls=":", lw=1)
+    ax.set_xticks(pos, labels)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("probe test accuracy")
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the chapter's figures
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _run(preset, options):
+    return _selfsup.run(preset, options)
+
+
+def _views(preset, options):
+    return _selfsup.views(preset, options)
+
+
+def _common(ex: _selfsup.SSLExperiment) -> dict:
+    return {"settings": ex.settings, "describe": ex.describe(), "anchors": ex.anchors,
+            "probe_accuracy": {name: {"init": ex.probe_accuracy(name, min(ex.probes[name])),
+                                      "final": ex.probe_accuracy(name)} for name in ex.training},
+            "summaries": {name: ex.summary(name) for name in ex.training}}
+
+
+@figure("selfsup-views", chapter=8, source=_views,
+        description="four test digits and two random views of each (the self-supervised augmentation)")
+def views(shown: dict) -> Drawn:
+    """The images of :func:`paperlib.chapters.selfsup.views`: originals in the first row, a view of each in the
+    second and another in the third."""
+    images = shown["images"]
+    fig, axes = plt.subplots(len(images), images.shape[1], figsize=(6, 4.6), layout="constrained")
+    for row, imgs in zip(axes, images):
+        for ax, img in zip(row, imgs):
+            ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0).clamp(-3, 3), cmap="gray_r")
+            ax.set_axis_off()
+    numbers = {"settings": shown["settings"], "labels": shown["labels"], "images": images[:, :, 0],
+               "layout": "images[row: original, view 1, view 2][k][i][j] (first channel)",
+               "torch_seed": shown["torch_seed"]}
+    return Drawn((("", fig),), numbers)
+
+
+@figure("selfsup-probe", chapter=8, source=_run,
+        description="linear-probe test accuracy of the Barlow Twins and SimCLR backbones, random and trained")
+def probe(ex: _selfsup.SSLExperiment) -> Drawn:
+    """The probe's test accuracy on the random (first epoch) and the trained backbone of every network
+    (:func:`probe_plot`)."""
+    ax = probe_plot({name: (ex.probe_accuracy(name, min(ex.probes[name])), ex.probe_accuracy(name))
+                     for name in ex.training})
+    return Drawn((("", ax.figure),), _common(ex))
+
+
+@figure("selfsup-lines", chapter=8, source=_run,
+        description="Fig. 5: volume element of the backbones' features along a line, both methods, at the first "
+                    "and the last epoch (two figures)")
+def lines(ex: _selfsup.SSLExperiment) -> Drawn:
+    """Fig. 5: the line of both methods side by side, at the first and at the last epoch
+    (:func:`methods_line_figure`; image suffixes ``-epoch<e>``)."""
+    first = next(iter(ex.lines.values()))
+    figures = tuple((f"-epoch{e}", methods_line_figure(ex.lines, e)) for e in (first.epochs[0], first.epochs[-1]))
+    return Drawn(figures, {**_common(ex), "lines": {m: lg.numbers() for m, lg in ex.lines.items()}})
+
+
+@figure("selfsup-barlow-line", chapter=8, source=_run, description="the Barlow Twins line at the figure epochs")
+def barlow_line(ex: _selfsup.SSLExperiment) -> Drawn:
+    """The Barlow Twins backbone's line at the figure epochs (:func:`paperlib.plot.line_figure`; the first method
+    when Barlow Twins was not trained)."""
+    method = "barlow" if "barlow" in ex.lines else next(iter(ex.lines))
+    fig = _plot.line_figure(ex.lines[method])
+    return Drawn((("", fig),), {**_common(ex), "method": method, "line": ex.lines[method].numbers()})
+
+
+@figure("selfsup-planes", chapter=8, source=_run,
+        description="Fig. 6: probe classes, entropy and volume element on a plane, one figure per method")
+def planes(ex: _selfsup.SSLExperiment) -> Drawn:
+    """Fig. 6: the plane of each method (:func:`paperlib.plot.plane_figure`, titled; image suffixes
+    ``-<method>``)."""
+    figures = []
+    for method, plane in ex.planes.items():
+        fig = _plot.plane_figure(plane)
+        fig.suptitle(METHOD_NAMES.get(method, method))
+        figures.append((f"-{method}", fig))
+    numbers = {m: p.numbers(lambda e, m=m: ex.plane_correlation(m, e)) for m, p in ex.planes.items()}
+    return Drawn(tuple(figures), {**_common(ex), "planes": numbers})
