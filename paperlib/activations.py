@@ -34,6 +34,16 @@ def check_name(activation: str, argname: str = "activation") -> str:
     return activation
 
 
+def check_names(activations, argname: str = "activations") -> tuple[str, ...]:
+    """``activations`` (one name or a non-empty sequence of names) as a tuple of known names, else ``ValueError``
+    or ``TypeError`` naming ``argname``."""
+    names = [activations] if isinstance(activations, str) else activations
+    if isinstance(names, (bytes, dict, set)) or not hasattr(names, "__len__") or len(names) == 0:
+        raise ValueError(f"{argname} must be an activation name or a non-empty sequence of names; got "
+                         f"{activations!r}")
+    return tuple(check_name(a, argname) for a in names)
+
+
 def _normal_pdf(z: torch.Tensor) -> torch.Tensor:
     return torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
 

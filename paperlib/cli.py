@@ -334,7 +334,7 @@ def _list(chapter: int | None) -> int:
     width = max(len(n) for n, _ in rows)
     print(f"{'figure':{width}}  chapter  {'presets':19}  description (drawn by)")
     for n, s in rows:
-        print(f"{n:{width}}  {s.chapter:>7}  {_presets_text(s):19}  {s.description}\n{'':{width + 30}}({s.function})")
+        print(f"{n:{width}}  {s.chapter:>7}  {_presets_text(s):19}  {s.description}\n{'':{width + 32}}({s.function})")
     print("\n`python -m paperlib reproduce NAME... --preset book|paper|tiny --out DIR` writes DIR/NAME.png, .pdf and "
           ".json; `reproduce all` makes every figure.")
     return EXIT_OK

@@ -130,16 +130,16 @@ def _worker(out: Path) -> None:
         geometry.metric(_feature_map(), _points()[: 10 + r], device="cpu")
     except ValueError as exc:
         res["points_error"] = str(exc)
-    bind, points = geometry._bind, []  # the points each call of this rank measures
-    geometry._bind = lambda f, x, **o: (points.append(x.shape[0]), bind(f, x, **o))[1]
+    bind, points = geometry.measures._bind, []  # the points each call of this rank measures
+    geometry.measures._bind = lambda f, x, **o: (points.append(x.shape[0]), bind(f, x, **o))[1]
     res["geometry"] = _geometry()
-    geometry._bind, res["geometry_points"] = bind, points
+    geometry.measures._bind, res["geometry_points"] = bind, points
     auto = _average_geometry("auto")
     res["gih_auto"] = (auto.G, auto.standard_error, auto.route, auto.networks)
-    rows, seeds = gih._chunk_rows_modules, []  # the networks this rank draws
-    gih._chunk_rows_modules = lambda factory, s, *a: (seeds.extend(s), rows(factory, s, *a))[1]
+    rows, seeds = gih.average._chunk_rows_modules, []  # the networks this rank draws
+    gih.average._chunk_rows_modules = lambda factory, s, *a: (seeds.extend(s), rows(factory, s, *a))[1]
     mod = _average_geometry("modules")
-    gih._chunk_rows_modules, res["gih_seeds"] = rows, seeds
+    gih.average._chunk_rows_modules, res["gih_seeds"] = rows, seeds
     res["gih_modules"] = (mod.G, mod.standard_error)
     ev = _evolution()
     res["evolution"] = (ev.delta, ev.G, ev.delta_sum_sq)

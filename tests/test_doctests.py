@@ -5,6 +5,7 @@
 import doctest
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 import torch
@@ -18,8 +19,12 @@ def _module(name: str):
 
 
 def _doctests(module) -> list[doctest.DocTest]:
-    """The docstrings of ``module`` (and of its classes' members) that hold examples."""
-    return [test for test in doctest.DocTestFinder().find(module) if test.examples]
+    """The docstrings of ``module`` (and of its classes' members) that hold examples; for a package (``geometry``,
+    ``gih``), those of its submodules too, where its functions and classes are defined (each example runs with the
+    globals of its own submodule)."""
+    modules = [module] + [importlib.import_module(f"{module.__name__}.{info.name}")
+                          for info in pkgutil.iter_modules(getattr(module, "__path__", []))]
+    return [test for m in modules for test in doctest.DocTestFinder().find(m) if test.examples]
 
 
 CASES = [pytest.param(name, test.name, id=test.name) for name in MODULES for test in _doctests(_module(name))]
@@ -39,9 +44,10 @@ def test_docstring_examples(name, test_name):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_every_public_name_has_an_example(name):
-    """Each function and class of ``__all__`` defined in the module has an example in its own docstring; one that
-    the module re-exports from elsewhere (``geometry.RankDeficiencyWarning``, from ``paperlib._linalg``) appears in
-    one of the module's examples. Constants (``MAX_CURVATURE_DIM``, ``SMOOTH``, ...) carry no docstring."""
+    """Each function and class of ``__all__`` defined in the module (or, for a package, in one of its submodules)
+    has an example in its own docstring; one that the module re-exports from elsewhere
+    (``geometry.RankDeficiencyWarning``, from ``paperlib._linalg``) appears in one of the module's examples.
+    Constants (``MAX_CURVATURE_DIM``, ``SMOOTH``, ...) carry no docstring."""
     module = _module(name)
     tests = _doctests(module)
     examples = {t.name: len(t.examples) for t in tests}
@@ -51,9 +57,10 @@ def test_every_public_name_has_an_example(name):
         obj = getattr(module, public)
         if not (inspect.isroutine(inspect.unwrap(obj)) or inspect.isclass(obj)):
             continue
-        if getattr(obj, "__module__", None) != module.__name__:
+        home = getattr(obj, "__module__", None) or ""
+        if home != module.__name__ and not home.startswith(f"{module.__name__}."):  # not from a submodule either
             if public not in sources:
                 missing.append(f"{public} (re-exported from {obj.__module__}: used in no example of {name})")
-        elif examples.get(f"{module.__name__}.{public}", 0) == 0:
+        elif examples.get(f"{home}.{public}", 0) == 0:
             missing.append(public)
     assert not missing, f"paperlib.{name}: public names without a docstring example: {missing}"

@@ -103,10 +103,6 @@ def depth_plot(profiles: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _run(preset, options):
-    return _deep.run(preset, options)
-
-
 def _common(ex: _deep.DeepExperiment) -> dict:
     return {"settings": ex.settings, "describe": ex.describe(), "anchors": ex.anchors,
             "test_accuracy": ex.test_accuracy, "summaries": {name: ex.summary(name) for name in ex.training}}
@@ -116,7 +112,7 @@ def _plane_numbers(ex: _deep.DeepExperiment) -> dict:
     return {**_common(ex), "plane": ex.plane.numbers(ex.plane_correlation)}
 
 
-@figure("deep-line", chapter=7, source=_run,
+@figure("deep-line", chapter=7, source=_deep.run,
         description="Fig. 3: volume element of a ResNet's features along the line 7 -> 6 (CIFAR-10 horse -> frog "
                     "with the paper preset)")
 def line(ex: _deep.DeepExperiment) -> Drawn:
@@ -126,7 +122,7 @@ def line(ex: _deep.DeepExperiment) -> Drawn:
                                 "line": ex.line.numbers()})
 
 
-@figure("deep-relative", chapter=7, source=_run,
+@figure("deep-relative", chapter=7, source=_deep.run,
         description="the Fig. 3 line relative to its anchors, at every snapshot")
 def relative(ex: _deep.DeepExperiment) -> Drawn:
     """The Fig. 3 line relative to its anchors at every snapshot (:func:`paperlib.plot.relative_line_plot`)."""
@@ -134,20 +130,20 @@ def relative(ex: _deep.DeepExperiment) -> Drawn:
     return Drawn((("", ax.figure),), {**_common(ex), "line": ex.line.numbers()})
 
 
-@figure("deep-plane", chapter=7, source=_run,
+@figure("deep-plane", chapter=7, source=_deep.run,
         description="Fig. 3: classes, entropy and volume element on the plane through three anchors")
 def plane(ex: _deep.DeepExperiment) -> Drawn:
     """Fig. 3, the plane (:func:`paperlib.plot.plane_figure`)."""
     return Drawn((("", _plot.plane_figure(ex.plane)),), _plane_numbers(ex))
 
 
-@figure("deep-ternary", chapter=7, source=_run, description="the Fig. 3 plane in ternary coordinates")
+@figure("deep-ternary", chapter=7, source=_deep.run, description="the Fig. 3 plane in ternary coordinates")
 def ternary(ex: _deep.DeepExperiment) -> Drawn:
     """The Fig. 3 plane in ternary coordinates (:func:`paperlib.plot.ternary_figure`)."""
     return Drawn((("", _plot.ternary_figure(ex.plane)),), _plane_numbers(ex))
 
 
-@figure("deep-blocks", chapter=7, source=_run,
+@figure("deep-blocks", chapter=7, source=_deep.run,
         description="Fig. 4: volume element along one line after each block, start and end of training")
 def blocks(ex: _deep.DeepExperiment) -> Drawn:
     """Fig. 4 (:func:`blocks_figure`)."""
@@ -169,7 +165,7 @@ def depth_profiles(ex: _deep.DeepExperiment) -> dict:
     return profiles
 
 
-@figure("deep-depth", chapter=7, source=_run,
+@figure("deep-depth", chapter=7, source=_deep.run,
         description="contrast of the control lines against the block, initialisation and trained")
 def depth(ex: _deep.DeepExperiment) -> Drawn:
     """The control lines' contrast against the block, at initialisation and after training

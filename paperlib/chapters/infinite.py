@@ -26,7 +26,7 @@ import torch
 from .. import infinite as _infinite
 from .. import shallow as _shallow
 from .._checks import check_input, check_int, check_ints, check_number
-from ..activations import check_name
+from ..activations import check_name, check_names
 
 __all__ = ["SWEEP", "WIDTHS", "PROFILE_SETTINGS", "SMOOTH_SETTINGS", "random_points", "relative_error", "ray",
            "rms_error", "Convergence", "convergence", "Profiles", "profiles"]
@@ -40,13 +40,6 @@ PROFILE_SETTINGS = ((1.0, 0.0), (1.0, 1.0), (2.0, 1.0))
 #: The :math:`(\sigma, \zeta)` of the profiles of GELU and softplus (``infinite-profiles-gelu-softplus``).
 SMOOTH_SETTINGS = ((1.0, 0.0), (1.0, 1.0), (0.5, 0.5))
 
-
-def _names(activations: Sequence[str] | str, argname: str = "activations") -> tuple[str, ...]:
-    names = [activations] if isinstance(activations, str) else activations
-    if not isinstance(names, Sequence) or len(names) == 0:
-        raise ValueError(f"{argname} must be an activation name or a non-empty sequence of names; got "
-                         f"{activations!r}")
-    return tuple(check_name(a, argname) for a in names)
 
 
 def _settings(settings: object) -> tuple[tuple[float, float], ...]:
@@ -191,7 +184,7 @@ def convergence(
     Returns:
         :class:`Convergence`.
     """
-    names = _names(activations)
+    names = check_names(activations)
     ns = check_ints(widths, "widths", min=1)
     if len(ns) < 2:
         raise ValueError(f"widths must hold at least two widths to fit a slope; got {widths!r}")
@@ -252,7 +245,7 @@ def profiles(
     Returns:
         :class:`Profiles`.
     """
-    names = _names(activations)
+    names = check_names(activations)
     pairs = _settings(settings)
     d = check_int(d, "d", min=1)
     radius = check_number(radius, "radius", min=0, open_min=True)

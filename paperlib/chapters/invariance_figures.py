@@ -160,11 +160,7 @@ def sweep_plot(rows: Sequence[Mapping], *, ax: Axes | None = None) -> Axes:
 EIGEN_INDICES = (0, 1, 5, 6, 50, 200, 1023)
 
 
-def _run(preset, options):
-    return _invariance.run(preset, options)
-
-
-@figure("invariance-spectra", chapter=9, source=_run,
+@figure("invariance-spectra", chapter=9, source=_invariance.run,
         description="spectra of the average geometry G of random MLPs, LeNets and ResNets")
 def spectra(ex: _invariance.GIHExperiment) -> Drawn:
     """The eigenvalues of each architecture's :math:`G` (:func:`spectra_plot`)."""
@@ -177,7 +173,7 @@ def spectra(ex: _invariance.GIHExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("invariance-eigenvectors", chapter=9, source=_run,
+@figure("invariance-eigenvectors", chapter=9, source=_invariance.run,
         description="eigenvectors of G as images and their power spectra")
 def eigenvectors(ex: _invariance.GIHExperiment) -> Drawn:
     """The eigenvectors :data:`EIGEN_INDICES` of each architecture's :math:`G` as images (:func:`eigen_figure`)."""
@@ -191,7 +187,7 @@ def eigenvectors(ex: _invariance.GIHExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("invariance-alignment", chapter=9, source=_run,
+@figure("invariance-alignment", chapter=9, source=_invariance.run,
         description="alignment of Delta^0 with G S G, S and a random control at initialisation")
 def alignment(ex: _invariance.GIHExperiment) -> Drawn:
     r"""The alignments of :math:`\Delta^0` per architecture (:func:`alignment_plot`)."""
@@ -201,7 +197,7 @@ def alignment(ex: _invariance.GIHExperiment) -> Drawn:
                                 "plane_curvature": ex.plane_curvature})
 
 
-@figure("invariance-circles", chapter=9, source=_run,
+@figure("invariance-circles", chapter=9, source=_invariance.run,
         description="decision regions of the networks trained on circles in an aligned and an unaligned plane")
 def circles(ex: _invariance.GIHExperiment) -> Drawn:
     """The first seed's decision regions on both planes, per architecture, with 400 training points
@@ -217,7 +213,7 @@ def circles(ex: _invariance.GIHExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("invariance-axis-accuracy", chapter=9, source=_run,
+@figure("invariance-axis-accuracy", chapter=9, source=_invariance.run,
         description="axis accuracy during training on the two planes")
 def axis_accuracy(ex: _invariance.GIHExperiment) -> Drawn:
     """The axis accuracy against epoch per architecture and plane (:func:`axis_accuracy_plot`)."""
@@ -228,7 +224,7 @@ def axis_accuracy(ex: _invariance.GIHExperiment) -> Drawn:
                                                              for a in ex.settings.circle_architectures}})
 
 
-@figure("invariance-sweep", chapter=9, source=_run,
+@figure("invariance-sweep", chapter=9, source=_invariance.run,
         description="test accuracy against the eigen-index of the direction carrying the label")
 def sweep(ex: _invariance.GIHExperiment) -> Drawn:
     """Test accuracy against the eigen-index per architecture (:func:`sweep_plot`)."""

@@ -28,18 +28,6 @@ from .registry import Drawn, figure
 __all__ = ["line", "relative", "pairs", "plane", "ternary", "spectra", "authors_init", "relu"]
 
 
-def _run(preset, options):
-    return _mnist.run(preset, options)
-
-
-def _authors_init(preset, options):
-    return _mnist.authors_init(preset, options)
-
-
-def _relu(preset, options):
-    return _mnist.relu(preset, options)
-
-
 def _common(mn: _mnist.MnistExperiment) -> dict:
     return {"settings": mn.settings, "describe": mn.describe(), "anchors": mn.anchors,
             "test_accuracy": mn.test_accuracy}
@@ -49,7 +37,7 @@ def _plane_numbers(mn: _mnist.MnistExperiment) -> dict:
     return {**_common(mn), "plane": mn.plane.numbers(mn.plane_correlation)}
 
 
-@figure("mnist-line", chapter=6, source=_run,
+@figure("mnist-line", chapter=6, source=_mnist.run,
         description="Fig. 2: volume element along the line 7 -> 6 through MNIST digits at the start, middle and "
                     "end of training")
 def line(mn: _mnist.MnistExperiment) -> Drawn:
@@ -60,7 +48,7 @@ def line(mn: _mnist.MnistExperiment) -> Drawn:
                                 "claims": mn.claims()})
 
 
-@figure("mnist-relative", chapter=6, source=_run,
+@figure("mnist-relative", chapter=6, source=_mnist.run,
         description="the 7 -> 6 line relative to its anchors, several epochs (all and live pixels)")
 def relative(mn: _mnist.MnistExperiment) -> Drawn:
     """The main line relative to its anchors at epochs 0, 2, 10 and the last, on all pixels and, where measured,
@@ -75,7 +63,7 @@ def relative(mn: _mnist.MnistExperiment) -> Drawn:
                                       "lines": {label: lg.numbers() for label, lg in lines.items()}})
 
 
-@figure("mnist-pairs", chapter=6, source=_run,
+@figure("mnist-pairs", chapter=6, source=_mnist.run,
         description="volume element along the lines of every digit pair after training")
 def pairs(mn: _mnist.MnistExperiment) -> Drawn:
     """Every pair's line, first and last epoch (:func:`paperlib.plot.pairs_figure`)."""
@@ -84,21 +72,21 @@ def pairs(mn: _mnist.MnistExperiment) -> Drawn:
                                 "claims": mn.claims()})
 
 
-@figure("mnist-plane", chapter=6, source=_run,
+@figure("mnist-plane", chapter=6, source=_mnist.run,
         description="Fig. 2: classes, entropy and volume element on the plane through 7, 6 and 1")
 def plane(mn: _mnist.MnistExperiment) -> Drawn:
     """Fig. 2, the plane (:func:`paperlib.plot.plane_figure`)."""
     return Drawn((("", _plot.plane_figure(mn.plane)),), _plane_numbers(mn))
 
 
-@figure("mnist-ternary", chapter=6, source=_run,
+@figure("mnist-ternary", chapter=6, source=_mnist.run,
         description="the same plane in ternary coordinates (the anchors' triangle)")
 def ternary(mn: _mnist.MnistExperiment) -> Drawn:
     """The plane in ternary coordinates (:func:`paperlib.plot.ternary_figure`)."""
     return Drawn((("", _plot.ternary_figure(mn.plane)),), _plane_numbers(mn))
 
 
-@figure("mnist-spectra", chapter=6, source=_run,
+@figure("mnist-spectra", chapter=6, source=_mnist.run,
         description="singular values of the Jacobian at the three plane anchors")
 def spectra(mn: _mnist.MnistExperiment) -> Drawn:
     """The singular values of :math:`J` at the plane's anchors at the figure epochs, one panel per anchor
@@ -112,7 +100,7 @@ def spectra(mn: _mnist.MnistExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("mnist-authors-init", chapter=6, source=_authors_init,
+@figure("mnist-authors-init", chapter=6, source=_mnist.authors_init,
         description="the 7 -> 6 line from the authors' N(0, 1) initialisation")
 def authors_init(authors: _mnist.MnistExperiment) -> Drawn:
     """The main line of the network from the authors' initialisation (:func:`paperlib.chapters.mnist.
@@ -122,7 +110,7 @@ def authors_init(authors: _mnist.MnistExperiment) -> Drawn:
     return Drawn((("", fig),), {**_common(authors), "line": main.numbers(), "claims": authors.claims()})
 
 
-@figure("mnist-relu", chapter=6, source=_relu,
+@figure("mnist-relu", chapter=6, source=_mnist.relu,
         description="the 7 -> 6 line of a ReLU network (top-100 pseudo-determinant)")
 def relu(rl: _mnist.MnistExperiment) -> Drawn:
     """The line 7 -> 6 of the ReLU network (:func:`paperlib.chapters.mnist.relu`), first and last epoch."""

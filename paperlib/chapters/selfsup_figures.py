@@ -87,14 +87,6 @@ def probe_plot(accuracy: Mapping[str, tuple[float, float]], *, ax=None, chance: 
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _run(preset, options):
-    return _selfsup.run(preset, options)
-
-
-def _views(preset, options):
-    return _selfsup.views(preset, options)
-
-
 def _common(ex: _selfsup.SSLExperiment) -> dict:
     return {"settings": ex.settings, "describe": ex.describe(), "anchors": ex.anchors,
             "probe_accuracy": {name: {"init": ex.probe_accuracy(name, min(ex.probes[name])),
@@ -102,7 +94,7 @@ def _common(ex: _selfsup.SSLExperiment) -> dict:
             "summaries": {name: ex.summary(name) for name in ex.training}}
 
 
-@figure("selfsup-views", chapter=8, source=_views,
+@figure("selfsup-views", chapter=8, source=_selfsup.views,
         description="four test digits and two random views of each (the self-supervised augmentation)")
 def views(shown: dict) -> Drawn:
     """The images of :func:`paperlib.chapters.selfsup.views`: originals in the first row, a view of each in the
@@ -119,7 +111,7 @@ def views(shown: dict) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("selfsup-probe", chapter=8, source=_run,
+@figure("selfsup-probe", chapter=8, source=_selfsup.run,
         description="linear-probe test accuracy of the Barlow Twins and SimCLR backbones, random and trained")
 def probe(ex: _selfsup.SSLExperiment) -> Drawn:
     """The probe's test accuracy on the random (first epoch) and the trained backbone of every network
@@ -129,7 +121,7 @@ def probe(ex: _selfsup.SSLExperiment) -> Drawn:
     return Drawn((("", ax.figure),), _common(ex))
 
 
-@figure("selfsup-lines", chapter=8, source=_run,
+@figure("selfsup-lines", chapter=8, source=_selfsup.run,
         description="Fig. 5: volume element of the backbones' features along a line, both methods, at the first "
                     "and the last epoch (two figures)")
 def lines(ex: _selfsup.SSLExperiment) -> Drawn:
@@ -140,7 +132,7 @@ def lines(ex: _selfsup.SSLExperiment) -> Drawn:
     return Drawn(figures, {**_common(ex), "lines": {m: lg.numbers() for m, lg in ex.lines.items()}})
 
 
-@figure("selfsup-barlow-line", chapter=8, source=_run, description="the Barlow Twins line at the figure epochs")
+@figure("selfsup-barlow-line", chapter=8, source=_selfsup.run, description="the Barlow Twins line at the figure epochs")
 def barlow_line(ex: _selfsup.SSLExperiment) -> Drawn:
     """The Barlow Twins backbone's line at the figure epochs (:func:`paperlib.plot.line_figure`; the first method
     when Barlow Twins was not trained)."""
@@ -149,7 +141,7 @@ def barlow_line(ex: _selfsup.SSLExperiment) -> Drawn:
     return Drawn((("", fig),), {**_common(ex), "method": method, "line": ex.lines[method].numbers()})
 
 
-@figure("selfsup-planes", chapter=8, source=_run,
+@figure("selfsup-planes", chapter=8, source=_selfsup.run,
         description="Fig. 6: probe classes, entropy and volume element on a plane, one figure per method")
 def planes(ex: _selfsup.SSLExperiment) -> Drawn:
     """Fig. 6: the plane of each method (:func:`paperlib.plot.plane_figure`, titled; image suffixes

@@ -19,7 +19,7 @@ import torch
 
 from .. import shallow as _shallow
 from .._checks import check_int, check_ints, check_number
-from ..activations import check_name
+from ..activations import check_name, check_names
 
 __all__ = ["WIDTHS", "ACTIVATIONS", "VolumeMaps", "volume_maps", "angular_spread"]
 
@@ -28,13 +28,6 @@ WIDTHS = (3, 10, 100, 1000)
 #: The activations of the chapter's figure (one row each).
 ACTIVATIONS = ("erf", "sigmoid", "relu")
 
-
-def _names(activations: Sequence[str] | str, argname: str = "activations") -> tuple[str, ...]:
-    names = [activations] if isinstance(activations, str) else activations
-    if not isinstance(names, Sequence) or len(names) == 0:
-        raise ValueError(f"{argname} must be an activation name or a non-empty sequence of names; got "
-                         f"{activations!r}")
-    return tuple(check_name(a, argname) for a in names)
 
 
 @dataclass(frozen=True)
@@ -78,7 +71,7 @@ def volume_maps(
     Returns:
         :class:`VolumeMaps` with ``t: (size,)`` and ``maps[(activation, n)]: (size, size)``.
     """
-    names = _names(activations)
+    names = check_names(activations)
     ns = check_ints(widths, "widths", min=1)
     lim = check_number(lim, "lim", min=0, open_min=True)
     size = check_int(size, "size", min=2)

@@ -209,19 +209,7 @@ def magnification_plot(
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _sinusoid(preset, options):
-    return _toy.sinusoid(preset, options)
-
-
-def _xor(preset, options):
-    return _toy.xor(preset, options)
-
-
-def _deep_mlp(preset, options):
-    return _toy.deep_mlp(preset, options)
-
-
-@figure("toy-sinusoid", chapter=5, source=_sinusoid,
+@figure("toy-sinusoid", chapter=5, source=_toy.sinusoid,
         description="Fig. 1: volume element, Ricci scalar and prediction of a [2, 250, 2] network on the sinusoid "
                     "task during training")
 def sinusoid(sin: _toy.ToyExperiment) -> Drawn:
@@ -236,7 +224,7 @@ def sinusoid(sin: _toy.ToyExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("toy-magnification", chapter=5, source=_sinusoid,
+@figure("toy-magnification", chapter=5, source=_toy.sinusoid,
         description="magnification around the true boundary, a control curve and the network's own boundary, "
                     "per seed")
 def magnification(sin: _toy.ToyExperiment) -> Drawn:
@@ -257,7 +245,7 @@ def magnification(sin: _toy.ToyExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("toy-xor", chapter=5, source=_xor,
+@figure("toy-xor", chapter=5, source=_toy.xor,
         description="XOR: volume element, Ricci scalar and prediction after training, widths 2 to 250")
 def xor(xo: _toy.ToyExperiment) -> Drawn:
     """The XOR networks of the first seed after training, one row per width (:func:`xor_figure`)."""
@@ -273,7 +261,7 @@ def xor(xo: _toy.ToyExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("toy-deep-layers", chapter=5, source=_deep_mlp,
+@figure("toy-deep-layers", chapter=5, source=_toy.deep_mlp,
         description="deep MLP [2, 8, 8, 8, 2]: volume element after each hidden layer")
 def deep_layers(deep: _toy.ToyExperiment) -> Drawn:
     """The first seed's log volume element after each hidden layer at the figure epochs (:func:`layer_figure`)."""
@@ -286,7 +274,7 @@ def deep_layers(deep: _toy.ToyExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
-@figure("toy-deep-magnification", chapter=5, source=_deep_mlp,
+@figure("toy-deep-magnification", chapter=5, source=_toy.deep_mlp,
         description="deep MLP: magnification of each layer during training")
 def deep_magnification(deep: _toy.ToyExperiment) -> Drawn:
     """The first seed's magnification of each layer against epoch (:func:`magnification_plot`); the numbers hold
