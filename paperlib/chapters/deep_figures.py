@@ -39,8 +39,8 @@ BLOCK_NAMES = {0: "stem", 1: "block 1", 2: "block 2", 3: "block 3", 4: "block 4 
 def blocks_figure(blocks: Mapping[int, object], *, panel_size: tuple[float, float] = (3.2, 2.7)) -> Figure:
     r"""Fig. 4: the log volume element along one line after each block (columns) at the first and the last epoch
     (rows), each panel coloured by the predicted class of the whole network, with the peak (dashed) and the class
-    changes (red). ``blocks`` maps a block to its line geometry, e.g. :attr:`paperlib.chapters.deep.DeepExperiment.
-    blocks` (``epochs``: two epochs; ``line.t: (T,)``; ``log_volume``, ``predicted``: ``(2, T)``; ``digits``).
+    changes (red). ``blocks`` maps a block to its line geometry, e.g. the ``blocks`` of a
+    :class:`paperlib.chapters.deep.DeepExperiment` (``epochs``: two epochs; ``line.t: (T,)``; ``log_volume``, ``predicted``: ``(2, T)``; ``digits``).
 
     Returns:
         The ``Figure``.

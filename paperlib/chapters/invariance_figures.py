@@ -82,7 +82,7 @@ def eigen_figure(geometries: Mapping[str, object], indices: Sequence[int] = (0, 
 def alignment_plot(rows: Sequence[Mapping], *, ax: Axes | None = None) -> Axes:
     r"""Bars of :math:`-\rho(\Delta^0, M)` for :math:`M = G S G`, :math:`S` and :math:`G R G` (random :math:`R`
     with :math:`S`'s spectrum), one group per architecture (rows of
-    :attr:`paperlib.chapters.invariance.GIHExperiment.alignments`)."""
+    the ``alignments`` of a :class:`paperlib.chapters.invariance.GIHExperiment`)."""
     ax = get_axes(ax)
     keys = [("GSG", "$GSG$", "tab:red"), ("S", "$S$", "tab:orange"), ("random", "$GRG$ (control)", "0.6")]
     x = np.arange(len(rows))

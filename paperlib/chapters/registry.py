@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -182,8 +183,10 @@ def compute(source: Callable[[str | None, Options], Any], preset: str | None, op
 
     key = (source, preset, options)
     if key not in _MEMO:
+        # the chapter module's function as it is bound now (a function replaced in its module is the one that runs)
+        current = getattr(sys.modules.get(source.__module__), source.__name__, source)
         try:
-            _MEMO[key] = (True, source(preset, options))
+            _MEMO[key] = (True, current(preset, options))
         except DataUnavailableError as exc:
             _MEMO[key] = (False, exc)
     ok, value = _MEMO[key]

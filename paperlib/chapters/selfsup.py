@@ -32,7 +32,7 @@ _METHODS = ("barlow", "simclr")
 
 @dataclass(frozen=True)
 class SSLPreset(DeepPreset):
-    r"""Settings of :func:`run`: those of :class:`~paperlib.chapters.DeepPreset` (data, backbone,
+    r"""Settings of :func:`run`: those of :class:`~paperlib.chapters.deep.DeepPreset` (data, backbone,
     optimiser, slices, control lines; ``activations[0]`` is the backbone's activation, ``seeds`` the seeds of every
     method), and
 
@@ -45,7 +45,7 @@ class SSLPreset(DeepPreset):
         crop_scale: area range of the random resized crops of digits (:func:`paperlib.ssl.digit_views`).
         probe_size: training images the probe is fitted on (``None``: all).
 
-    The fields ``augment``, ``padding``, ``flip`` and ``relu_k`` of :class:`~paperlib.chapters.DeepPreset` are not
+    The fields ``augment``, ``padding``, ``flip`` and ``relu_k`` of :class:`~paperlib.chapters.deep.DeepPreset` are not
     used: the two views replace the crops, and the backbone's activation is ``activations[0]``.
     """
 
@@ -131,7 +131,7 @@ class SSLExperiment:
     """Result of :func:`run`.
 
     Attributes:
-        preset, settings: as in :class:`~paperlib.chapters.DeepExperiment`.
+        preset, settings: as in :class:`~paperlib.chapters.deep.DeepExperiment`.
         training: ``{"<method> seed <s>": TrainResult}``.
         x_test, y_test, anchors: the test images (normalised), labels, and the anchors of the slices.
         probes: ``{network: {epoch: LinearProbe}}`` at the first, figure and last epochs.
