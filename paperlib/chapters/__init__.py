@@ -11,8 +11,8 @@ r"""The book's chapters as code: one module per chapter for its experiments and 
 - chapter 10, ``usage``: measuring your own model, a volume-element penalty trained through the geometry.
 
 Each experiment module holds its presets (frozen dataclasses: ``"book"``, ``"paper"``, ``"tiny"``), its entry
-function(s) taking ``(preset, options)`` (:class:`~paperlib.chapters.registry.Options`), and the statistics its claims assert. Each figure
-module holds the figure functions, registered by name in :mod:`paperlib.chapters.registry`, which the notebook
+function(s) taking ``(preset, options)`` (:class:`~paperlib.chapters.registry.Options`), and the statistics its
+claims assert. Each figure module holds the figure functions, registered by name in :mod:`paperlib.chapters.registry`, which the notebook
 and ``python -m paperlib reproduce`` both call. :mod:`paperlib.chapters.core` holds what the experiment chapters
 share (presets, cached measurements, lines and planes through anchors and their statistics).
 

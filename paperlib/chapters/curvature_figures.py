@@ -161,13 +161,9 @@ def _pi_thirds(k: int) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _ricci_accuracy_source(preset: str | None, options: registry.Options) -> _chapter.RicciAccuracy:
-    return _chapter.ricci_accuracy(device=options.device)
-
-
 @registry.figure("curvature-ricci-accuracy", chapter=4,
                  description="error of every Ricci-scalar route against 50-digit sympy along a ray, against cond(g)",
-                 source=_ricci_accuracy_source, presets=())
+                 source=registry.closed_form(_chapter.ricci_accuracy), presets=())
 def ricci_accuracy(acc: _chapter.RicciAccuracy) -> registry.Drawn:
     r"""Each route's relative error against the 50-digit Christoffel route (floored at :math:`10^{-17}` to show
     exact agreement), against :math:`\operatorname{cond}(g)` along the ray, log-log, with the tolerance
@@ -193,14 +189,10 @@ def ricci_accuracy(acc: _chapter.RicciAccuracy) -> registry.Drawn:
     return registry.Drawn((("", fig),), numbers)
 
 
-def _relu_gelu_source(preset: str | None, options: registry.Options) -> _chapter.ReluGelu:
-    return _chapter.relu_gelu(device=options.device)
-
-
 @registry.figure("curvature-relu-gelu", chapter=4,
                  description="volume element and Ricci scalar of an 8-unit ReLU and GELU network with its "
                              "hyperplanes",
-                 source=_relu_gelu_source, presets=())
+                 source=registry.closed_form(_chapter.relu_gelu), presets=())
 def relu_gelu(rg: _chapter.ReluGelu) -> registry.Drawn:
     r"""One row per activation (ReLU, GELU): :math:`\log_{10}\sqrt{\det g}` and :math:`R` of the same weights, with
     the units' lines dashed (:func:`volume_ricci_figure`).
@@ -218,10 +210,6 @@ def relu_gelu(rg: _chapter.ReluGelu) -> registry.Drawn:
     numbers = {"grid": _grid_numbers(rg.grid), "W": rg.W, "b": rg.b, "network": rg.network,
                "log_volume": dict(rg.log_volume), "ricci": dict(rg.ricci)}
     return registry.Drawn((("", fig),), numbers)
-
-
-def _three_units_source(preset: str | None, options: registry.Options) -> _chapter.ThreeUnitFields:
-    return _chapter.three_unit_fields(device=options.device)
 
 
 def _activation_text(activation: str) -> str:
@@ -246,7 +234,7 @@ def three_units_figure(fields: _chapter.ThreeUnitFields) -> Figure:
 
 @registry.figure("curvature-three-units", chapter=4,
                  description="volume element and Ricci scalar of three erf units 120 degrees apart, bias 0 and 1",
-                 source=_three_units_source, presets=())
+                 source=registry.closed_form(_chapter.three_unit_fields), presets=())
 def three_units(fields: _chapter.ThreeUnitFields) -> registry.Drawn:
     r"""The paper's Fig. D.1: one row per bias, :math:`\log_{10}\sqrt{\det g}` and :math:`R` (clipped at the 90th
     percentile of :math:`|R|`), with the unit lines :math:`w_j\cdot x + \beta = 0` dashed
@@ -267,13 +255,9 @@ def three_units(fields: _chapter.ThreeUnitFields) -> registry.Drawn:
     return registry.Drawn((("", fig),), numbers)
 
 
-def _unit_circle_source(preset: str | None, options: registry.Options) -> _chapter.UnitCircle:
-    return _chapter.unit_circle(device=options.device)
-
-
 @registry.figure("curvature-unit-circle", chapter=4,
                  description="the same network's volume element and Ricci scalar on the unit circle",
-                 source=_unit_circle_source, presets=())
+                 source=registry.closed_form(_chapter.unit_circle), presets=())
 def unit_circle(circle: _chapter.UnitCircle) -> registry.Drawn:
     r"""Fig. D.1's network along the unit circle: :math:`\log_{10}\sqrt{\det g}` and :math:`R` against the angle,
     one curve per bias (:func:`unit_circle_figure`).

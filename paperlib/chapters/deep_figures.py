@@ -40,7 +40,8 @@ def blocks_figure(blocks: Mapping[int, object], *, panel_size: tuple[float, floa
     r"""Fig. 4: the log volume element along one line after each block (columns) at the first and the last epoch
     (rows), each panel coloured by the predicted class of the whole network, with the peak (dashed) and the class
     changes (red). ``blocks`` maps a block to its line geometry, e.g. the ``blocks`` of a
-    :class:`paperlib.chapters.deep.DeepExperiment` (``epochs``: two epochs; ``line.t: (T,)``; ``log_volume``, ``predicted``: ``(2, T)``; ``digits``).
+    :class:`paperlib.chapters.deep.DeepExperiment` (``epochs``: two epochs; ``line.t: (T,)``; ``log_volume``,
+    ``predicted``: ``(2, T)``; ``digits``).
 
     Returns:
         The ``Figure``.

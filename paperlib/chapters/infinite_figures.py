@@ -28,13 +28,9 @@ def _check(data: object, kind: type, producer: str) -> None:
         raise TypeError(f"expected the result of paperlib.chapters.infinite.{producer}; got {type(data).__name__}")
 
 
-def _convergence_source(preset: str | None, options: registry.Options) -> _chapter.Convergence:
-    return _chapter.convergence(device=options.device)
-
-
 @registry.figure("infinite-convergence", chapter=3,
                  description="relative RMS error of the width-n metric against its infinite-width limit (slope -1/2)",
-                 source=_convergence_source, presets=())
+                 source=registry.closed_form(_chapter.convergence), presets=())
 def convergence(conv: _chapter.Convergence) -> registry.Drawn:
     r"""The relative RMS error of :math:`g_n` against :math:`\mathbb E[g]` against the width, log-log, one line
     per activation (labelled with its fitted slope), and the line :math:`2.5\,n^{-1/2}` dashed.
@@ -102,18 +98,10 @@ def _profiles_drawn(prof: _chapter.Profiles) -> registry.Drawn:
     return registry.Drawn((("", fig),), numbers)
 
 
-def _profiles_source(preset: str | None, options: registry.Options) -> _chapter.Profiles:
-    return _chapter.profiles(["erf", "sigmoid", "relu"], _chapter.PROFILE_SETTINGS, d=2, radius=4.0,
-                             device=options.device)
-
-
-def _smooth_profiles_source(preset: str | None, options: registry.Options) -> _chapter.Profiles:
-    return _chapter.profiles(["gelu", "softplus"], _chapter.SMOOTH_SETTINGS, d=2, radius=6.0, device=options.device)
-
-
 @registry.figure("infinite-profiles", chapter=3,
                  description="infinite-width volume element and Ricci scalar against |x| (erf, sigmoid, ReLU)",
-                 source=_profiles_source, presets=())
+                 source=registry.closed_form(_chapter.profiles, ["erf", "sigmoid", "relu"],
+                                             _chapter.PROFILE_SETTINGS, d=2, radius=4.0), presets=())
 def profiles(prof: _chapter.Profiles) -> registry.Drawn:
     r"""The infinite-width volume element and Ricci scalar against :math:`|x|` (:func:`profiles_figure`); the
     chapter draws erf, sigmoid and ReLU for :data:`paperlib.chapters.infinite.PROFILE_SETTINGS`, radius 4.
@@ -130,7 +118,8 @@ def profiles(prof: _chapter.Profiles) -> registry.Drawn:
 
 @registry.figure("infinite-profiles-gelu-softplus", chapter=3,
                  description="infinite-width profiles of GELU and softplus (R takes both signs)",
-                 source=_smooth_profiles_source, presets=())
+                 source=registry.closed_form(_chapter.profiles, ["gelu", "softplus"], _chapter.SMOOTH_SETTINGS, d=2,
+                                             radius=6.0), presets=())
 def profiles_gelu_softplus(prof: _chapter.Profiles) -> registry.Drawn:
     r"""The profiles of GELU and softplus (:func:`profiles_figure`): the volume element grows outwards and
     :math:`R` takes both signs; the chapter draws :data:`paperlib.chapters.infinite.SMOOTH_SETTINGS`, radius 6.

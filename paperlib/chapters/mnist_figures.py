@@ -103,7 +103,8 @@ def spectra(mn: _mnist.MnistExperiment) -> Drawn:
 @figure("mnist-authors-init", chapter=6, source=_mnist.authors_init,
         description="the 7 -> 6 line from the authors' N(0, 1) initialisation")
 def authors_init(authors: _mnist.MnistExperiment) -> Drawn:
-    """The main line of the network from the authors' initialisation (:func:`paperlib.chapters.mnist.authors_init`), first and last epoch."""
+    """The main line of the network from the authors' initialisation
+    (:func:`paperlib.chapters.mnist.authors_init`), first and last epoch."""
     main = authors.lines[authors.settings.main_pair]
     fig = _plot.line_figure(main, [authors.epochs[0], authors.epochs[-1]])
     return Drawn((("", fig),), {**_common(authors), "line": main.numbers(), "claims": authors.claims()})

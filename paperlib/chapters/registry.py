@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 from .._checks import check_choice
 
-__all__ = ["Options", "Drawn", "FigureSpec", "figure", "FIGURES", "CHAPTERS", "figures", "make", "PRESETS"]
+__all__ = ["Options", "Drawn", "FigureSpec", "figure", "closed_form", "FIGURES", "CHAPTERS", "figures", "make",
+           "PRESETS"]
 
 #: The presets of the experiments, ``"book"`` (minutes on a 2-core CPU, the book's numbers), ``"paper"`` (the
 #: papers' settings, for a GPU) and ``"tiny"`` (seconds, a smoke test of the whole pipeline whose numbers mean
@@ -144,6 +145,14 @@ class FigureSpec:
     def function(self) -> str:
         """The figure function's dotted name, e.g. ``paperlib.chapters.toy_figures.sinusoid``."""
         return f"{self.draw.__module__}.{self.draw.__name__}"
+
+
+def closed_form(compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str | None, Options], Any]:
+    """The ``source`` of a closed-form figure (no preset): ``compute(*args, device=options.device, **kwargs)``."""
+    def source(preset: str | None, options: Options) -> Any:
+        return compute(*args, device=options.device, **kwargs)
+
+    return source
 
 
 #: Every registered figure, name -> :class:`FigureSpec`, in book order (filled by :func:`figures`).

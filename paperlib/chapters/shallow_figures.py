@@ -101,14 +101,10 @@ def volume_maps_figure(
     return fig
 
 
-def _volume_maps_source(preset: str | None, options: registry.Options) -> _chapter.VolumeMaps:
-    return _chapter.volume_maps(device=options.device)
-
-
 @registry.figure("shallow-volume-maps", chapter=2,
                  description="log volume element of random shallow networks (erf, sigmoid, ReLU; widths 3 to "
                              "1000) on [-3, 3]^2",
-                 source=_volume_maps_source, presets=())
+                 source=registry.closed_form(_chapter.volume_maps), presets=())
 def volume_maps(maps: _chapter.VolumeMaps) -> registry.Drawn:
     r"""The chapter's figure of random networks: :math:`\log_{10}\sqrt{\det g}` of ``maps`` (the result of
     :func:`paperlib.chapters.shallow.volume_maps`), one row per activation, one column per width, one colour scale
