@@ -9,9 +9,10 @@ r"""The small core every chapter's experiments stand on.
 - :func:`cached`: a measurement computed once and kept in the cache of :mod:`paperlib.cache`;
 - the geometry along lines and on planes through anchor inputs that chapters 6-8 measure on trained classifiers
   (:class:`LineGeometry`, :class:`PlaneGeometry`) with their statistics (:func:`class_entropy`,
-  :func:`class_changes`, :func:`peak_boundary_distance`, :func:`line_contrast`, :func:`line_statistics`) and the
-  choice of anchors
-  (:func:`anchor_indices`, :func:`control_anchor_pairs`).
+  :func:`class_changes`, :func:`peak_boundary_distance`, :func:`line_contrast`, :func:`line_prominence`,
+  :func:`partial_correlation`, :func:`line_statistics`), the test of where peaks sit against its nulls
+  (:func:`location_test`) and the choice of anchors (:func:`anchor_indices`, :func:`control_anchor_pairs`,
+  :func:`random_line_pairs`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ __all__ = [
     "class_changes",
     "peak_boundary_distance",
     "line_contrast",
+    "line_prominence",
+    "partial_correlation",
+    "spearman",
     "line_statistics",
+    "LocationTest",
+    "location_test",
+    "random_line_pairs",
+    "spread_selection",
     "pearson",
     "mean_sd",
     "mean_sd_text",
@@ -252,6 +260,62 @@ def control_anchor_pairs(y: torch.Tensor, pairs: Sequence[tuple[int, int]], same
     return out
 
 
+def random_line_pairs(y: torch.Tensor, count: int, seed: int, *, same_class: bool = False,
+                      classes: Sequence[int] | None = None) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """``count`` lines between test images drawn at random by a generator seeded with ``seed``: for each, two
+    different classes (``same_class=False``, kind ``"cross"``) or one class twice (kind ``"same"``) drawn uniformly
+    from ``classes`` (default: every class in ``y``), then an image of each at random (two different images for a
+    same-class line). Different seeds give different lines, so the spread over seeds includes the spread over
+    lines. Returns ``[(kind, (c1, c2), (i, j))]`` with indices into ``y: (N,)``."""
+    check_int(count, "count", min=1)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+    pool = sorted(set(y.tolist())) if classes is None else list(check_ints(classes, "classes", min=0))
+    if len(pool) < (1 if same_class else 2):
+        raise ValueError(f"classes must hold at least {1 if same_class else 2} classes; got {pool}")
+    members = {c: torch.nonzero(y == c).flatten() for c in pool}
+    if any(len(m) < 2 for m in members.values()):
+        raise ValueError("every class must have at least two images in y")
+    out = []
+    for _ in range(count):
+        if same_class:
+            c = pool[int(torch.randint(len(pool), (1,), generator=gen))]
+            i, j = members[c][torch.randperm(len(members[c]), generator=gen)[:2]].tolist()
+            out.append(("same", (c, c), (i, j)))
+        else:
+            a, b = torch.randperm(len(pool), generator=gen)[:2].tolist()
+            c1, c2 = pool[a], pool[b]
+            i = int(members[c1][torch.randint(len(members[c1]), (1,), generator=gen)])
+            j = int(members[c2][torch.randint(len(members[c2]), (1,), generator=gen)])
+            out.append(("cross", (c1, c2), (i, j)))
+    return out
+
+
+def spread_selection(centres: Sequence[float], count: int, *, low: float = 0.15, high: float = 0.85) -> list[int]:
+    """Indices of ``count`` lines whose class transitions spread evenly over ``[low, high]``: for each target
+    :math:`q_i = low + (high - low)(i + 1/2)/count` in turn, the unused line whose transition centre is nearest
+    (lines whose centre is NaN, without a transition, are never chosen). Lines drawn at random between two typical
+    images have transitions near their middle, where a peak in the middle of *any* line would also sit; spreading
+    them gives a test of where the peak sits its power (:func:`location_test`). The choice uses only where the
+    predicted class changes, never the volume element. ``centres: (L,)``; returns sorted indices.
+    """
+    c = torch.as_tensor([float(v) for v in centres], dtype=torch.float64)
+    check_int(count, "count", min=1)
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"low and high must satisfy 0 <= low < high <= 1; got {low}, {high}")
+    free = torch.isfinite(c)
+    if int(free.sum()) < count:
+        raise ValueError(f"only {int(free.sum())} of the {len(c)} candidate lines have a class transition; "
+                         f"{count} needed: draw more candidates")
+    chosen = []
+    for i in range(count):
+        q = low + (high - low) * (i + 0.5) / count
+        gap = torch.where(free, (c - q).abs(), torch.full_like(c, math.inf))
+        j = int(torch.argmin(gap))
+        chosen.append(j)
+        free[j] = False
+    return sorted(chosen)
+
+
 def class_entropy(logits: torch.Tensor) -> torch.Tensor:
     r"""Entropy of the predicted class distribution, :math:`H = -\sum_c p_c \ln p_c` (nats) with
     :math:`p = \operatorname{softmax}(\text{logits})`, from ``log_softmax`` (accurate for confident predictions):
@@ -315,25 +379,179 @@ def line_contrast(log_volume: torch.Tensor, end_values: torch.Tensor) -> float:
     return float(log_volume.max() - end_values.mean())
 
 
+def line_prominence(log_volume: torch.Tensor, end_values: torch.Tensor) -> float:
+    r"""Prominence of an interior peak of the log volume element along a line over the *larger* of its two ends,
+
+    .. math::  P = \max_{0 < t_i < 1} \ell(t_i) - \max\big(\ell(x_1), \ell(x_2)\big) \quad \text{(decades)}.
+
+    Unlike :func:`line_contrast`, a monotone curve (largest at an end) scores :math:`P \le 0`: only a peak inside
+    the line is positive. ``log_volume: (T,)`` at :math:`t_i = i/T` (the first sample is :math:`x_1` itself and is
+    left out of the maximum), ``end_values: (2,)`` the values at :math:`x_1` and :math:`x_2`.
+    """
+    if not isinstance(log_volume, torch.Tensor) or log_volume.ndim != 1 or log_volume.numel() < 2:
+        raise ValueError("log_volume must be a 1-d tensor of at least two samples")
+    if not isinstance(end_values, torch.Tensor) or end_values.shape != (2,):
+        raise ValueError("end_values must be a tensor of shape (2,): the values at x1 and x2")
+    return float(log_volume[1:].max() - end_values.max())
+
+
+def partial_correlation(a: torch.Tensor, b: torch.Tensor, control: torch.Tensor) -> float:
+    r"""Partial correlation of ``a`` and ``b`` given ``control``: the :func:`pearson` correlation of the residuals
+    of ``a`` and of ``b`` after a least-squares fit of each on :math:`[1, c]`,
+
+    .. math::  \rho_{ab\cdot c} = \frac{\rho_{ab} - \rho_{ac}\rho_{bc}}{\sqrt{(1-\rho_{ac}^2)(1-\rho_{bc}^2)}}.
+
+    On a line, with :math:`c = \min(t, 1 - t)` (distance to the nearest anchor), it asks whether the volume element
+    follows the prediction entropy beyond both being larger in the middle of the line. ``a, b, control: (P,)``
+    (points where any is not finite are left out; NaN when undefined).
+    """
+    for name, v in (("a", a), ("b", b), ("control", control)):
+        if not isinstance(v, torch.Tensor) or v.ndim != 1 or v.shape != a.shape:
+            raise ValueError(f"{name} must be a 1-d tensor of the same length as a")
+    keep = torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(control)
+    a, b, c = a[keep].double(), b[keep].double(), control[keep].double()
+    if a.numel() < 4:
+        return math.nan
+    X = torch.stack([torch.ones_like(c), c], 1)
+
+    def residual(v):
+        coef = torch.linalg.lstsq(X, v.unsqueeze(1)).solution
+        return v - (X @ coef).squeeze(1)
+
+    return pearson(residual(a), residual(b))
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two ``(P,)`` tensors (ties get their average rank; non-finite pairs left out):
+    the :func:`pearson` correlation of the ranks."""
+    from scipy.stats import rankdata  # noqa: PLC0415 (scipy only where used)
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape or a.ndim != 1:
+        raise ValueError("a and b must be 1-d tensors of the same length")
+    keep = torch.isfinite(a) & torch.isfinite(b)
+    ra = torch.from_numpy(rankdata(a[keep].double().numpy()))
+    rb = torch.from_numpy(rankdata(b[keep].double().numpy()))
+    return pearson(ra, rb)
+
+
+@dataclass(frozen=True)
+class LocationTest:
+    r"""Whether the peaks of the volume element along lines sit at the lines' class transitions, against two nulls
+    (:func:`location_test`).
+
+    Attributes:
+        lines: lines with a class transition (the others are left out).
+        distance: mean over lines of the distance of the peak from the line's transition interval.
+        midpoint: the same for a "peak" at :math:`t = 1/2` on every line (the midpoint null: a network whose peak
+            sits in the middle of any line, wherever its boundary is).
+        shuffled: the mean distance of the peak of line :math:`i` from the transition of line :math:`j 
+e i`
+            (the shuffled-transition null: peaks and transitions of the same lines, paired wrongly).
+        p_shuffled: permutation p-value of ``distance`` against shuffled pairings, :math:`(1 + \#\{\pi:
+            ar D_\pi \le ar D\}) / (1 + n_\pi)`.
+        rank_correlation: Spearman correlation across lines of the peak position with the centre of the
+            transition interval (does the peak *track* the transition?).
+        p_rank: its one-sided permutation p-value, :math:`(1 + \#\{\pi: r_\pi \ge r\}) / (1 + n_\pi)`.
+        transition_sd: standard deviation of the transition centres over lines (how far they spread around the
+            middle: the test has power only when they do).
+    """
+
+    lines: int
+    distance: float
+    midpoint: float
+    shuffled: float
+    p_shuffled: float
+    rank_correlation: float
+    p_rank: float
+    transition_sd: float
+
+    def passes(self, *, margin: float, alpha: float) -> bool:
+        """Whether the peaks sit at the transitions: ``distance`` below both nulls by more than ``margin`` (units of
+        :math:`t`), and both permutation p-values below ``alpha``."""
+        return bool(self.distance < min(self.midpoint, self.shuffled) - margin and self.p_shuffled < alpha
+                    and self.p_rank < alpha)
+
+
+def location_test(peaks: Sequence[float], lower: Sequence[float], upper: Sequence[float], *,
+                  permutations: int = 10000, seed: int = 0) -> LocationTest:
+    r"""Test whether peaks along lines sit at the lines' class transitions (:class:`LocationTest`).
+
+    With the peak :math:`t^*_i` of line :math:`i` and its transition interval :math:`[c^-_i, c^+_i]` (the first and
+    the last class change, :func:`class_changes`), :math:`D(t, i) = \operatorname{dist}(t, [c^-_i, c^+_i])`; the
+    statistic is :math:`ar D = \operatorname{mean}_i D(t^*_i, i)`, compared with the midpoint null
+    :math:`\operatorname{mean}_i D(1/2, i)`, with the mean over wrong pairings :math:`i 
+e j` of
+    :math:`D(t^*_i, j)`, and with ``permutations`` random pairings (generator seeded with ``seed``). The rank
+    correlation of :math:`t^*_i` with :math:`(c^-_i + c^+_i)/2` is tested against the same permutations.
+
+    Args:
+        peaks, lower, upper: ``(L,)`` per line; lines whose ``lower`` or ``upper`` is NaN (no class change) are
+            left out.
+    """
+    p, lo, hi = (torch.as_tensor([float(v) for v in vals], dtype=torch.float64) for vals in (peaks, lower, upper))
+    if not (p.shape == lo.shape == hi.shape) or p.ndim != 1:
+        raise ValueError("peaks, lower and upper must have the same length")
+    check_int(permutations, "permutations", min=1)
+    keep = torch.isfinite(p) & torch.isfinite(lo) & torch.isfinite(hi)
+    p, lo, hi = p[keep], lo[keep], hi[keep]
+    n = int(p.numel())
+    if n < 3:
+        raise ValueError(f"location_test needs at least 3 lines with a class transition; got {n}")
+    if bool((hi < lo).any()):
+        raise ValueError("upper must not be below lower")
+
+    def dist(t, a, b):
+        return (a - t).clamp_min(0) + (t - b).clamp_min(0)
+
+    observed = float(dist(p, lo, hi).mean())
+    midpoint = float(dist(torch.full_like(p, 0.5), lo, hi).mean())
+    pair = dist(p[:, None], lo[None, :], hi[None, :])  # (i, j): peak i against transition j
+    shuffled = float((pair.sum() - pair.diagonal().sum()) / (n * (n - 1)))
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+    perms = torch.argsort(torch.rand(permutations, n, generator=gen), dim=1)
+    d_perm = dist(p[None, :], lo[perms], hi[perms]).mean(1)
+    centre = 0.5 * (lo + hi)
+    r = spearman(p, centre)
+    r_perm = torch.tensor([spearman(p, centre[pi]) for pi in perms[: min(permutations, 2000)]])
+    p_rank = (1 + int((r_perm >= r - 1e-12).sum())) / (1 + len(r_perm)) if math.isfinite(r) else math.nan
+    return LocationTest(n, observed, midpoint, shuffled,
+                        (1 + int((d_perm <= observed + 1e-12).sum())) / (1 + permutations), r, p_rank,
+                        float(centre.std()))
+
+
 def line_statistics(t: torch.Tensor, initial: torch.Tensor, initial_ends: torch.Tensor, final: torch.Tensor,
                     final_ends: torch.Tensor, predicted: torch.Tensor, entropy: torch.Tensor) -> dict:
     r"""The control statistics of one line, initialisation against training (chapters 7-8):
 
     - ``contrast_init``, ``contrast_final``: :func:`line_contrast` of the initial and the trained log volume
-      element (decades);
+      element (decades; positive for any monotone curve too);
+    - ``prominence_init``, ``prominence_final``: :func:`line_prominence` (positive only for an interior peak);
+    - ``peak_init``, ``peak_final``: :math:`t` of the maximum of the initial and of the trained log volume element;
+    - ``transition_lower``, ``transition_upper``: the first and the last class change of the trained network
+      (:func:`class_changes`; NaN without one);
     - ``distance_final``, ``distance_init``: :func:`peak_boundary_distance` of the trained and of the initial peak
       from the trained classes' transition (NaN without a class change);
     - ``entropy_corr_final``, ``entropy_corr_init``: :func:`pearson` correlation along the line of the trained and
       of the initial log volume element with :math:`\log_{10}` of the trained prediction entropy;
+    - ``entropy_partial_final``, ``entropy_partial_init``: the same as a :func:`partial_correlation` given the
+      distance to the nearest anchor, :math:`\min(t, 1 - t)`;
     - ``changes``: number of class changes along the line.
 
     ``t, initial, final, predicted, entropy: (T,)``; ``initial_ends, final_ends: (2,)`` the values at the anchors.
     """
     log_h = torch.log10(entropy)
+    near = torch.minimum(t, 1 - t).double()
+    changes = class_changes(t, predicted)
+    lower, upper = (float(changes[0]), float(changes[-1])) if changes.numel() else (math.nan, math.nan)
     return {"contrast_init": line_contrast(initial, initial_ends), "contrast_final": line_contrast(final, final_ends),
+            "prominence_init": line_prominence(initial, initial_ends),
+            "prominence_final": line_prominence(final, final_ends),
+            "peak_init": float(t[int(torch.argmax(initial))]), "peak_final": float(t[int(torch.argmax(final))]),
+            "transition_lower": lower, "transition_upper": upper,
             "distance_final": peak_boundary_distance(t, final, predicted),
             "distance_init": peak_boundary_distance(t, initial, predicted),
             "entropy_corr_final": pearson(final, log_h), "entropy_corr_init": pearson(initial, log_h),
+            "entropy_partial_final": partial_correlation(final.double(), log_h, near),
+            "entropy_partial_init": partial_correlation(initial.double(), log_h, near),
             "changes": int((predicted[1:] != predicted[:-1]).sum())}
 
 

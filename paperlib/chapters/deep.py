@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -22,12 +23,13 @@ from .. import train as _train
 from .. import workers as _workers
 from .._checks import check_bool, check_choice, check_int, check_ints, resolve_device
 from ..models import ResNet
-from .core import (LineGeometry, PlaneGeometry, Preset, anchor_indices, cached, class_entropy, control_anchor_pairs,
-                   line_statistics, mean_sd, pearson, resolve)
+from .core import (LineGeometry, LocationTest, PlaneGeometry, Preset, anchor_indices, cached, class_entropy,
+                   class_changes, control_anchor_pairs, line_statistics, location_test, mean_sd, mean_sd_text,
+                   pearson, random_line_pairs, resolve, spread_selection)
 from .registry import Options, as_options
 
 __all__ = ["DeepPreset", "PRESETS", "CIFAR10_CLASSES", "DeepExperiment", "run", "deep_data", "NetworkContext",
-           "NetworkJob", "NetworkOutcome", "run_networks"]
+           "NetworkJob", "NetworkOutcome", "run_networks", "control_lines", "control_ks"]
 
 #: The CIFAR-10 class names, by label.
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -61,10 +63,16 @@ class DeepPreset(Preset):
         line_steps, plane_steps: points along a line and per side of the plane.
         line_classes: the anchors of the Fig. 3 line; plane_classes: of the plane; block_classes: of the Fig. 4
             line, measured after every block in ``blocks``.
-        pairs: class pairs of the control lines (anchors drawn at random); same_class: classes with a same-class
-            control line; draw_seed: seed of those draws.
-        blocks: the blocks measured on the Fig. 4 line and on the control lines (0 = stem, 1..4 = stages; the
-            features of the last block are the network's).
+        pairs: class pairs of fixed control lines (anchors drawn at random once, seed ``draw_seed``; used by the
+            self-supervised chapter); same_class: classes with a same-class fixed control line.
+        lines, same_lines: the control lines of :func:`run`, drawn anew for every network seed
+            (:func:`~paperlib.chapters.core.random_line_pairs` with seed ``draw_seed + seed``): ``lines`` between
+            test images of two random different classes and ``same_lines`` between two images of one class;
+            block_lines: how many of each kind are also measured after every block of ``blocks`` (the others after
+            the last block only); spread: draw ``spread`` times as many cross-class candidates and keep those whose
+            trained class transitions spread evenly along the line (0: keep the first ``lines`` drawn).
+        blocks: the blocks measured on the Fig. 4 line and on the first ``block_lines`` control lines (0 = stem,
+            1..4 = stages; the features of the last block are the network's).
         block_size: the number each block's output is average-pooled to (``None``: the feature dimension,
             ``8 * width``); k: singular values in the top-``k`` log pseudo-determinant (``None``: ``block_size``).
         dtype: precision of the Jacobians, ``"float64"`` or ``"float32"`` (logs summed in float64 either way);
@@ -96,6 +104,10 @@ class DeepPreset(Preset):
     pairs: tuple[tuple[int, int], ...] = ((7, 6), (1, 5), (4, 9), (3, 8), (2, 7), (0, 6))
     same_class: tuple[int, ...] = (7, 6, 1, 5)
     draw_seed: int = 0
+    lines: int = 30
+    same_lines: int = 10
+    block_lines: int = 6
+    spread: int = 8
     blocks: tuple[int, ...] = (0, 1, 2, 3, 4)
     block_size: int | None = None
     k: int | None = None
@@ -130,6 +142,10 @@ class DeepPreset(Preset):
         set_("pairs", _pairs(self.pairs, "pairs"))
         set_("same_class", check_ints(self.same_class, "same_class", min=0, max=9, nonempty=False))
         check_int(self.draw_seed, "draw_seed")
+        check_int(self.lines, "lines", min=0)
+        check_int(self.same_lines, "same_lines", min=0)
+        check_int(self.block_lines, "block_lines", min=0)
+        check_int(self.spread, "spread", min=0)
         set_("blocks", tuple(sorted(set(check_ints(self.blocks, "blocks", min=0, max=4)))))
         # outputs of the blocks for a 32 x 32 input: w*32*32 (stem, stage 1), 2w*16*16, 4w*8*8, 8w*4*4
         outputs = {0: 1024 * self.width, 1: 1024 * self.width, 2: 512 * self.width, 3: 256 * self.width,
@@ -191,10 +207,12 @@ PRESETS: dict[str, DeepPreset] = {
                         snapshots=(0, 50, 200, 500), figure_epochs=(0, 50, 200, 500), augment=True, padding=4,
                         flip=True, line_steps=64, plane_steps=80, line_classes=(7, 6), plane_classes=(7, 6, 1),
                         block_classes=(1, 5), pairs=((7, 6), (1, 5), (7, 1), (6, 1), (3, 5), (0, 8)),
-                        same_class=(7, 6, 1, 5), blocks=(0, 1, 2, 3, 4), block_size=512, dtype="float64"),
+                        same_class=(7, 6, 1, 5), lines=60, same_lines=20, block_lines=10, blocks=(0, 1, 2, 3, 4),
+                        block_size=512, dtype="float64"),
     "book": DeepPreset(),
     "tiny": DeepPreset(train_size=256, seeds=(0,), epochs=1, snapshots=(0, 1), figure_epochs=(0, 1), line_steps=6,
-                       plane_steps=6, pairs=((7, 6), (1, 5)), same_class=(7,), blocks=(0, 4)),
+                       plane_steps=6, pairs=((7, 6), (1, 5)), same_class=(7,), lines=4, same_lines=2, block_lines=1,
+                       spread=0, blocks=(0, 4)),
 }
 
 
@@ -288,77 +306,103 @@ class DeepExperiment:
                 f"{list(s.seeds)}; line {s.line_steps} steps, plane {s.plane_steps}x{s.plane_steps}; blocks pooled "
                 f"to {s.size}, top-{s.rank} log pseudo-determinant in {s.dtype}")
 
-    def plane_correlation(self, epoch: int) -> float:
-        r"""Pearson correlation over the plane at ``epoch`` between :math:`\log_{10}\sqrt{\det g}` and
-        :math:`\log_{10} H` (prediction entropy)."""
+    def plane_correlation(self, epoch: int, entropy_epoch: int | None = None) -> float:
+        r"""Pearson correlation over the plane between :math:`\log_{10}\sqrt{\det g}` at ``epoch`` and
+        :math:`\log_{10} H` (prediction entropy) at ``entropy_epoch`` (default: ``epoch``). With ``entropy_epoch``
+        the last epoch, the correlation at initialisation is the null of the trained one: the same entropy, the
+        volume element of the untrained network."""
         at = self.plane.at(epoch)
-        return pearson(at["log_volume"].flatten(), torch.log10(at["entropy"]).flatten())
+        h = self.plane.at(epoch if entropy_epoch is None else entropy_epoch)["entropy"]
+        return pearson(at["log_volume"].flatten(), torch.log10(h).flatten())
 
-    def control_table(self, kind: str | None = None, network: str | None = None,
-                      block: int | None = None) -> list[dict]:
-        """The control rows of one line ``kind`` (``"cross"``/``"same"``), ``network`` and ``block``, or all."""
+    def network_k(self, network: str) -> int:
+        """``k`` of the network's own statistics: :meth:`DeepPreset.rank_for` of its activation."""
+        return self.settings.rank_for(network.split(" seed ")[0])
+
+    def control_table(self, kind: str | None = None, network: str | None = None, block: int | None = None,
+                      k: int | None = None, profile: bool | None = None) -> list[dict]:
+        """The control rows of one line ``kind`` (``"cross"``/``"same"``), ``network``, ``block``, ``k`` and
+        ``profile`` (``True``: only the lines measured after every block), or all."""
         return [r for r in self.controls if (kind is None or r["kind"] == kind)
-                and (network is None or r["network"] == network) and (block is None or r["block"] == block)]
+                and (network is None or r["network"] == network) and (block is None or r["block"] == block)
+                and (k is None or r["k"] == k) and (profile is None or r["profile"] == profile)]
 
-    def control_values(self, kind: str, network: str, key: str, block: int | None = None) -> list[float]:
-        """The statistic ``key`` (e.g. ``"contrast_final"``) of the control lines of ``kind`` and ``network`` at
-        ``block`` (default: the last measured block)."""
+    def control_values(self, kind: str, network: str, key: str, block: int | None = None, k: int | None = None,
+                       profile: bool | None = None) -> list[float]:
+        """The statistic ``key`` (e.g. ``"prominence_final"``) of the control lines of ``kind`` and ``network`` at
+        ``block`` (default: the last measured block) and ``k`` (default: :meth:`network_k`)."""
         block = self.settings.blocks[-1] if block is None else block
-        rows = self.control_table(kind, network, block)
+        rows = self.control_table(kind, network, block, k or self.network_k(network), profile)
         if not rows:
-            raise ValueError(f"no control lines of kind {kind!r} for network {network!r} at block {block}")
+            raise ValueError(f"no control lines of kind {kind!r} for network {network!r} at block {block}, k {k}")
         return [r[key] for r in rows]
 
-    def control_mean(self, kind: str, network: str, key: str, block: int | None = None) -> float:
+    def control_mean(self, kind: str, network: str, key: str, block: int | None = None, k: int | None = None,
+                     profile: bool | None = None) -> float:
         """Mean of :meth:`control_values` (NaN values, lines without a class change, left out)."""
-        return mean_sd(self.control_values(kind, network, key, block))[0]
+        return mean_sd(self.control_values(kind, network, key, block, k, profile))[0]
 
-    def seed_means(self, kind: str, key: str, block: int | None = None) -> list[float]:
+    def seed_means(self, kind: str, key: str, block: int | None = None, k: int | None = None) -> list[float]:
         """Per seed of the first activation: the mean of ``key`` over its control lines of ``kind``."""
         s = self.settings
-        return [self.control_mean(kind, _name(s.activations[0], seed), key, block) for seed in s.seeds]
+        return [self.control_mean(kind, _name(s.activations[0], seed), key, block, k) for seed in s.seeds]
 
-    def summary(self, network: str) -> dict[str, float]:
-        r"""The control statistics of one network, averaged over its control lines (:meth:`control_mean`):
+    def location(self, network: str, *, initial: bool = False, k: int | None = None,
+                 permutations: int = 10000) -> LocationTest:
+        """:func:`~paperlib.chapters.core.location_test` of the peaks of ``network``'s cross-class control lines
+        (after the last measured block) against the trained network's class transitions; ``initial``: the peaks
+        of the network at initialisation instead (the null without training)."""
+        rows = self.control_table("cross", network, self.settings.blocks[-1], k or self.network_k(network))
+        key = "peak_init" if initial else "peak_final"
+        return location_test([r[key] for r in rows], [r["transition_lower"] for r in rows],
+                             [r["transition_upper"] for r in rows], permutations=permutations)
+
+    def summary(self, network: str, k: int | None = None) -> dict[str, float]:
+        r"""The control statistics of one network, averaged over its control lines after the last block
+        (:meth:`control_mean`, at ``k``, default :meth:`network_k`):
 
         - ``distance_final``, ``distance_init``: distance of the trained and of the initial peak of the features'
           log volume element from the trained network's class transition (cross-class lines);
-        - ``contrast_init``, ``contrast_final``: contrast of the features (cross-class lines);
+        - ``contrast_init``, ``contrast_final``: contrast (peak minus the mean of the ends: positive for any
+          monotone curve too); ``prominence_init``, ``prominence_final``: peak over the larger end (positive only
+          for an interior peak);
         - ``entropy_corr_init``, ``entropy_corr_final``: Pearson correlation along each line of the initial and of
-          the trained log volume element with the trained network's log prediction entropy (cross-class lines);
-        - ``same_contrast_init``, ``same_contrast_final``, ``same_entropy_corr_init``, ``same_entropy_corr_final``:
-          the same on the same-class lines;
-        - ``depth_gain``: how much more the contrast grows from the first to the last measured block after
-          training than at initialisation, :math:`(C^{	ext{final}}_{	ext{last}} - C^{	ext{final}}_{	ext{first}})
-          - (C^{	ext{init}}_{	ext{last}} - C^{	ext{init}}_{	ext{first}})` (cross-class lines);
+          the trained log volume element with the trained network's log prediction entropy;
+          ``entropy_partial_init``, ``entropy_partial_final``: the same given the distance to the nearest anchor;
+        - ``same_*``: the same statistics on the same-class lines;
+        - ``depth_gain``: how much more the prominence grows from the first to the last measured block after
+          training than at initialisation, :math:`(P^{\text{final}}_{\text{last}} - P^{\text{final}}_{\text{first}})
+          - (P^{\text{init}}_{\text{last}} - P^{\text{init}}_{\text{first}})` (the cross-class lines measured after
+          every block);
         - ``accuracy``: test accuracy after training.
         """
         first, last = self.settings.blocks[0], self.settings.blocks[-1]
-        mean = functools.partial(self.control_mean, network=network)
-        gain = (mean("cross", key="contrast_final", block=last) - mean("cross", key="contrast_final", block=first)
-                - mean("cross", key="contrast_init", block=last) + mean("cross", key="contrast_init", block=first))
-        out = {key: mean("cross", key=key) for key in ("distance_final", "distance_init", "contrast_init",
-                                                        "contrast_final", "entropy_corr_init", "entropy_corr_final")}
-        if self.settings.same_class:
-            out |= {f"same_{key}": mean("same", key=key) for key in ("contrast_init", "contrast_final",
-                                                                     "entropy_corr_init", "entropy_corr_final")}
+        mean = functools.partial(self.control_mean, network=network, k=k)
+        gain = sum(sign * mean("cross", key=key, block=b, profile=True)
+                   for sign, key, b in ((1, "prominence_final", last), (-1, "prominence_final", first),
+                                        (-1, "prominence_init", last), (1, "prominence_init", first)))
+        keys = ("contrast_init", "contrast_final", "prominence_init", "prominence_final", "entropy_corr_init",
+                "entropy_corr_final", "entropy_partial_init", "entropy_partial_final")
+        out = {key: mean("cross", key=key) for key in ("distance_final", "distance_init") + keys}
+        if self.control_table("same", network):
+            out |= {f"same_{key}": mean("same", key=key) for key in keys}
         return out | {"depth_gain": gain, "accuracy": self.test_accuracy[network][self.epochs[-1]]}
 
     def depth_profiles(self, networks: Sequence[str], kind: str = "cross") -> dict[str, list]:
         """:meth:`depth_profile` of several networks stacked: ``{"blocks": (nb,), "init": (N, nb), "final": (N, nb)}``
-        (for :func:`paperlib.plot.depth_plot`'s mean and band over seeds)."""
+        (for :func:`~paperlib.chapters.deep_figures.depth_plot`'s mean and band over seeds)."""
         profiles = [self.depth_profile(n, kind) for n in networks]
         if not profiles:
             raise ValueError("networks must name at least one network")
         return {"blocks": profiles[0]["blocks"], **{k: [p[k] for p in profiles] for k in ("init", "final")}}
 
     def depth_profile(self, network: str, kind: str = "cross") -> dict[str, list[float]]:
-        """Per measured block: the mean contrast of ``network``'s control lines of ``kind`` at initialisation and
-        after training, ``{"blocks", "init", "final"}``."""
+        """Per measured block: the mean prominence of ``network``'s control lines of ``kind`` measured after every
+        block, at initialisation and after training, ``{"blocks", "init", "final"}``."""
         blocks = list(self.settings.blocks)
         return {"blocks": blocks,
-                "init": [self.control_mean(kind, network, "contrast_init", b) for b in blocks],
-                "final": [self.control_mean(kind, network, "contrast_final", b) for b in blocks]}
+                "init": [self.control_mean(kind, network, "prominence_init", b, profile=True) for b in blocks],
+                "final": [self.control_mean(kind, network, "prominence_final", b, profile=True) for b in blocks]}
 
 
 def _predict(model: ResNet, X: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -421,20 +465,73 @@ def _measure_figures(result: _train.TrainResult, s: DeepPreset, anchor_img: dict
     return out
 
 
+def _log_singular_values(model: ResNet, X: torch.Tensor, block: int, s: DeepPreset,
+                         device: torch.device) -> torch.Tensor:
+    """``(B, K)`` float64 :math:`\log_{10}` of the singular values (descending) of the Jacobian of ``block``'s
+    pooled features at ``X: (B, C, H, W)``: the top-``k`` log volume element is the sum of the first ``k``."""
+    sv = _geometry.spectrum(model.feature_map(block, s.size), X, dtype=getattr(torch, s.dtype), device=device,
+                            chunk_size=s.chunk_size)
+    return sv.cpu().double().log10()
+
+
+def control_ks(s: DeepPreset, activation: str) -> tuple[int, ...]:
+    """The ``k`` at which a network with ``activation`` is measured on the control lines: its own
+    (:meth:`DeepPreset.rank_for`) and that of every other activation of the preset that is not larger (so that a
+    GELU network is also measured at the ReLU networks' ``k``)."""
+    own = s.rank_for(activation)
+    return tuple(sorted({own} | {s.rank_for(a) for a in s.activations if s.rank_for(a) <= own}))
+
+
 def _measure_controls(result: _train.TrainResult, s: DeepPreset, x_test: torch.Tensor,
-                      lines: list[tuple[str, tuple[int, int], tuple[int, int]]], device: torch.device) -> dict:
-    """Per control line and block: :func:`~paperlib.chapters.core.line_statistics` of the network at
-    initialisation against the trained one (transitions and entropy of the trained network)."""
+                      lines: list[tuple[str, tuple[int, int], tuple[int, int]]], ks: Sequence[int],
+                      device: torch.device) -> dict:
+    """Per control line, block and ``k``: :func:`~paperlib.chapters.core.line_statistics` of the network at
+    initialisation against the trained one (transitions and entropy of the trained network). The first
+    ``s.block_lines`` lines of each kind are measured after every block (``profile``), the others after the last."""
     m0, m1 = result.model(result.epochs[0]), result.model(result.epochs[-1])
-    rows = []
-    for kind, pair, (i, j) in lines:
+    rows, seen = [], {"cross": 0, "same": 0}
+    for index, (kind, pair, (i, j)) in enumerate(lines):
+        profile = seen[kind] < s.block_lines
+        seen[kind] += 1
         ln = _slices.line(x_test[i].double(), x_test[j].double(), s.line_steps)
-        r0, r1 = _line_record(m0, ln, s.blocks, s, device), _line_record(m1, ln, s.blocks, s, device)
-        for bi, block in enumerate(s.blocks):
-            rows.append({"kind": kind, "pair": list(pair), "anchors": [i, j], "block": block,
-                         **line_statistics(ln.t, r0["log_volume"][bi], r0["end"][bi], r1["log_volume"][bi],
-                                           r1["end"][bi], r1["predicted"], r1["entropy"])})
+        pts = torch.cat([ln.points, ln.anchors[1:]])
+        pred, ent = _predict(m1, ln.points, device)
+        for block in (s.blocks if profile else s.blocks[-1:]):
+            lv0 = _log_singular_values(m0, pts, block, s, device).cumsum(1)  # column k - 1: top-k log volume
+            lv1 = _log_singular_values(m1, pts, block, s, device).cumsum(1)
+            for k in ks:
+                a, b = lv0[:, k - 1], lv1[:, k - 1]
+                rows.append({"kind": kind, "pair": list(pair), "anchors": [i, j], "line": index, "block": block,
+                             "k": k, "profile": profile,
+                             **line_statistics(ln.t, a[:-1], torch.stack([a[0], a[-1]]), b[:-1],
+                                               torch.stack([b[0], b[-1]]), pred, ent)})
     return {"rows": rows}
+
+
+def control_lines(s: DeepPreset, y_test: torch.Tensor, seed: int, *, x_test: torch.Tensor | None = None,
+                  model: ResNet | None = None, device: torch.device | str = "cpu") -> list[
+                      tuple[str, tuple[int, int], tuple[int, int]]]:
+    """The control lines of the network with ``seed``: ``s.lines`` cross-class and ``s.same_lines`` same-class
+    lines between test images (:func:`~paperlib.chapters.core.random_line_pairs`, seeds ``draw_seed + seed`` and
+    ``draw_seed + seed + 10000``), so that every seed is measured on other lines.
+
+    With ``s.spread`` (and the trained ``model`` and the test images ``x_test``), the cross-class lines are chosen
+    from ``s.spread`` times as many random candidates so that the trained network's class transitions spread
+    evenly over :math:`t \in [0.15, 0.85]` (:func:`~paperlib.chapters.core.spread_selection`: the choice sees
+    only the predicted classes along the lines, never the volume element)."""
+    base = s.draw_seed + seed
+    same = random_line_pairs(y_test, s.same_lines, base + 10000, same_class=True) if s.same_lines else []
+    if not s.lines:
+        return same
+    if not s.spread or model is None or x_test is None:
+        return random_line_pairs(y_test, s.lines, base) + same
+    candidates = random_line_pairs(y_test, s.lines * s.spread, base)
+    centres = []
+    for _, _, (i, j) in candidates:
+        ln = _slices.line(x_test[i].double(), x_test[j].double(), s.line_steps)
+        changes = class_changes(ln.t, _predict(model, ln.points, resolve_device(device))[0])
+        centres.append(0.5 * float(changes[0] + changes[-1]) if changes.numel() else math.nan)
+    return [candidates[i] for i in spread_selection(centres, s.lines)] + same
 
 
 @dataclass(frozen=True)
@@ -516,7 +613,8 @@ def _network_job(job: NetworkJob) -> NetworkOutcome:
     out = NetworkOutcome(result)
     geometry = {k: v for k, v in s.to_dict().items() if k in ("line_steps", "blocks", "block_size", "k", "relu_k",
                                                                "dtype")}
-    geometry["code"] = _cache.code_digest(_measure_figures, _measure_controls, _line_record, _log_volume, _predict)
+    geometry["code"] = _cache.code_digest(_measure_figures, _measure_controls, _line_record, _log_volume, _predict,
+                                          _log_singular_values)
     with _workers.threads(c.options.num_threads):
         if job.index == 0:
             fp = _cache.fingerprint(torch.stack([c.anchor_img[k] for k in sorted(c.anchor_img)]))
@@ -524,11 +622,14 @@ def _network_job(job: NetworkJob) -> NetworkOutcome:
                     **{k: getattr(s, k) for k in ("plane_steps", "figure_epochs", "line_classes", "plane_classes",
                                                   "block_classes")}}
             out.figures = cached(store, desc, lambda: _measure_figures(result, s, c.anchor_img, device))
-        if c.lines:
-            desc = {"what": "deep controls", "train": result.key, "settings": geometry,
-                    "lines": [[kind, list(p), list(ij)] for kind, p, ij in c.lines],
+        lines = control_lines(s, d["y_test"], job.seed, x_test=d["x_test"], model=result.model(result.epochs[-1]),
+                              device=device)
+        if lines:
+            ks = control_ks(s, job.name)
+            desc = {"what": "deep controls", "train": result.key, "settings": geometry, "ks": list(ks),
+                    "block_lines": s.block_lines, "lines": [[kind, list(p), list(ij)] for kind, p, ij in lines],
                     "test": _cache.fingerprint(d["x_test"])}
-            out.rows = cached(store, desc, lambda: _measure_controls(result, s, d["x_test"], c.lines,
+            out.rows = cached(store, desc, lambda: _measure_controls(result, s, d["x_test"], lines, ks,
                                                                       device))["rows"]
     out.test_accuracy = {e: float(result.history["accuracy"][e]) for e in result.epochs}
     return out
@@ -568,15 +669,18 @@ def run(
     (:func:`~paperlib.chapters.core.anchor_indices`). Epoch 0 is the initialisation (the authors saved their
     "epoch 0" after one epoch).
 
-    Controls (``DeepExperiment.controls``, one row per network, line and block): every network of
+    Controls (``DeepExperiment.controls``, one row per network, line, block and ``k``): every network of
     :meth:`DeepPreset.networks` (the first activation at every seed, the others at the first seed), at its
-    initialisation and after training, on the same control lines: for every class pair of ``pairs`` a line between
-    two test images drawn at random, and for every class of ``same_class`` a line between two test images of that
-    class, which crosses no boundary of the task (:func:`~paperlib.chapters.core.control_anchor_pairs`). Per line
-    and block: the contrast (:func:`~paperlib.chapters.core.line_contrast`) at initialisation and after training,
-    the distance of the final and of the initial peak from the final class transition, the correlation along the line
-    of the trained and of the initial log volume element with the trained network's log prediction entropy, the
-    number of class changes (:meth:`DeepExperiment.summary` averages them per network).
+    initialisation and after training, on control lines drawn anew for each seed (:func:`control_lines`):
+    ``lines`` lines between test images of two random different classes and ``same_lines`` between two test
+    images of one class, which cross no boundary of the task. Per line (after the last block; the first
+    ``block_lines`` of each kind after every block): :func:`~paperlib.chapters.core.line_statistics` -- contrast
+    and prominence at initialisation and after training, the peak positions and the trained network's class
+    transition, the correlation and the partial correlation (given the distance to the nearest anchor) along the
+    line of the log volume element with the trained network's log prediction entropy -- at the network's ``k``
+    and at the smaller ``k`` of the other activations (:func:`control_ks`). :meth:`DeepExperiment.summary`
+    averages them per network; :meth:`DeepExperiment.location` tests whether the peaks sit at the transitions
+    against a midpoint and a shuffled-transition null.
 
     Presets (:data:`PRESETS`; ``"tiny"``: seconds, a smoke test):
 
@@ -637,3 +741,98 @@ def run(
                           {n: out.result for n, out in zip(names, outs)}, d["x_test"], d["y_test"], anchors,
                           geometry(s.line_classes, payload["line"]), plane, blocks_geom, rows,
                           {n: out.test_accuracy for n, out in zip(names, outs)})
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the chapter's claims: statistics against their nulls, with thresholds fixed before the measurement
+# ------------------------------------------------------------------------------------------------------------------
+
+#: Thresholds of :func:`line_claims`, fixed before the book preset was measured: the location margin is about one
+#: sampling step of a 24-step line; 1 decade is a factor of 10 in the area element; 0.3 a moderate correlation.
+CLAIM_THRESHOLDS = {"location_margin": 0.05, "alpha": 0.01, "prominence": 1.0, "partial": 0.3,
+                    "plane": 0.5, "depth_gain": 0.5, "block_gain": 0.5}
+
+
+def location_table(tests: dict[str, LocationTest], initial: dict[str, LocationTest] | None = None) -> str:
+    """A text table of :class:`~paperlib.chapters.core.LocationTest` results, one row per network (and per network
+    at initialisation where ``initial`` is given): lines, mean distance of the peaks from their transition, the
+    midpoint and shuffled-transition nulls, the permutation p-value, the rank correlation and its p-value."""
+    head = (f"{'network':>28} {'lines':>5} {'D':>6} {'midpoint':>8} {'shuffled':>8} {'p':>7} {'rank r':>7} "
+            f"{'p(r)':>7}")
+    rows = [head]
+    for label, group in (("trained", tests), ("initialisation", initial or {})):
+        for name, t in group.items():
+            rows.append(f"{name + ', ' + label:>28} {t.lines:5d} {t.distance:6.3f} {t.midpoint:8.3f} "
+                        f"{t.shuffled:8.3f} {t.p_shuffled:7.4f} {t.rank_correlation:7.2f} {t.p_rank:7.4f}")
+    return "\n".join(rows)
+
+
+#: The statistics of :func:`summary_table`, in its order.
+SUMMARY_KEYS = ("prominence_init", "prominence_final", "same_prominence_init", "same_prominence_final",
+                "contrast_init", "contrast_final", "entropy_corr_init", "entropy_corr_final", "same_entropy_corr_final",
+                "entropy_partial_init", "entropy_partial_final", "same_entropy_partial_final", "distance_init",
+                "distance_final", "depth_gain")
+
+
+def summary_table(summaries: dict[str, dict], first: Sequence[str], relu: Sequence[str] = ()) -> str:
+    """A text table of :meth:`DeepExperiment.summary` values: mean ± sd over the networks ``first`` (one column)
+    and each network of ``relu`` (one column each); rows :data:`SUMMARY_KEYS`."""
+    cols = [f"{'statistic':>27} {'GELU, ' + str(len(first)) + ' seeds':>14}"] + [f"{n:>12}" for n in relu]
+    rows = [" ".join(cols)]
+    for key in SUMMARY_KEYS:
+        cells = [f"{key:>27} {mean_sd_text([summaries[n][key] for n in first]):>14}"]
+        cells += [f"{summaries[n][key]:12.2f}" for n in relu]
+        rows.append(" ".join(cells))
+    return "\n".join(rows)
+
+
+def line_claims(ex: DeepExperiment, networks: Sequence[str], k: int | None = None) -> dict[str, tuple[bool, str]]:
+    """Claims 1-3 of chapter 7 for each of ``networks`` (at ``k``, default each network's own), with the thresholds
+    of :data:`CLAIM_THRESHOLDS`: ``{claim: (holds for every network, "passes in m of n: " and the numbers per
+    network)}``.
+
+    1. ``"peak at the transition"``: :meth:`LocationTest.passes` with margin ``location_margin`` and ``alpha``;
+    2. ``"peak specific to boundaries"``: cross-class prominence after training minus at initialisation, and minus
+       the same-class prominence after training, both above ``prominence`` decades;
+    3. ``"follows the entropy"``: partial correlation (given the distance to the nearest anchor) after training
+       above ``partial`` and above the initial network's by more than ``partial``.
+    """
+    th = CLAIM_THRESHOLDS
+    loc, prom, part = [], [], []
+    texts = {"peak at the transition": [], "peak specific to boundaries": [], "follows the entropy": []}
+    for name in networks:
+        t = ex.location(name, k=k)
+        loc.append(t.passes(margin=th["location_margin"], alpha=th["alpha"]))
+        texts["peak at the transition"].append(
+            f"{name}: D {t.distance:.3f} vs nulls {t.midpoint:.3f}/{t.shuffled:.3f}, p {t.p_shuffled:.4f}, "
+            f"rank r {t.rank_correlation:.2f} (p {t.p_rank:.4f})")
+        v = ex.summary(name, k=k)
+        gain = v["prominence_final"] - v["prominence_init"]
+        over_same = v["prominence_final"] - v["same_prominence_final"]
+        prom.append(gain > th["prominence"] and over_same > th["prominence"])
+        texts["peak specific to boundaries"].append(f"{name}: +{gain:.2f} over init, +{over_same:.2f} over same-class")
+        rise = v["entropy_partial_final"] - v["entropy_partial_init"]
+        part.append(v["entropy_partial_final"] > th["partial"] and rise > th["partial"])
+        texts["follows the entropy"].append(f"{name}: partial r {v['entropy_partial_final']:.2f} "
+                                            f"(init {v['entropy_partial_init']:.2f}, same-class "
+                                            f"{v['same_entropy_partial_final']:.2f})")
+    return {claim: (all(ok), f"passes in {sum(ok)} of {len(ok)}: " + "; ".join(texts[claim]))
+            for claim, ok in zip(texts, (loc, prom, part))}
+
+
+def block_claims(ex: DeepExperiment, networks: Sequence[str]) -> dict[int, tuple[bool, str]]:
+    """Per measured block, whether training gives the cross-class lines measured after every block an interior
+    peak: the mean prominence after training minus at initialisation above ``block_gain`` decades
+    (:data:`CLAIM_THRESHOLDS`) for every network of ``networks``; with the numbers per network, and the same-class
+    lines' prominence after training beside them. ``{block: (holds, text)}``."""
+    out = {}
+    for block in ex.settings.blocks:
+        gains, texts = [], []
+        for name in networks:
+            mean = functools.partial(ex.control_mean, network=name, block=block, profile=True)
+            final, init = mean("cross", key="prominence_final"), mean("cross", key="prominence_init")
+            same = mean("same", key="prominence_final") if ex.control_table("same", name, block) else math.nan
+            gains.append(final - init > CLAIM_THRESHOLDS["block_gain"])
+            texts.append(f"{init:.2f} -> {final:.2f} (same-class {same:.2f})")
+        out[block] = (all(gains), "; ".join(texts))
+    return out

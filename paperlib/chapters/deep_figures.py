@@ -9,15 +9,18 @@ figure              function          what
 ``deep-plane``      :func:`plane`     Fig. 3: classes, entropy and volume element on a plane
 ``deep-ternary``    :func:`ternary`   the same plane in ternary coordinates
 ``deep-blocks``     :func:`blocks`    Fig. 4: one line after each block, start and end of training
-``deep-depth``      :func:`depth`     the control lines' contrast against the block
+``deep-depth``      :func:`depth`     the control lines' prominence against the block
+``deep-location``   :func:`location`  peak position against class transition over the control lines
 ==================  ================  ======================================================================
 
-Building blocks: :func:`blocks_figure` (one line, one panel per block, two epochs) and :func:`depth_plot` (contrast
-against the block), beside the line and plane panels of :mod:`paperlib.plot`.
+Building blocks: :func:`blocks_figure` (one line, one panel per block, two epochs), :func:`depth_plot` (prominence
+against the block) and :func:`location_plot` (peaks against transitions), beside the line and plane panels of
+:mod:`paperlib.plot`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -30,7 +33,8 @@ from ..plot.core import LOG_VOLUME_LABEL, interpolation_plot
 from . import deep as _deep
 from .registry import Drawn, figure
 
-__all__ = ["line", "relative", "plane", "ternary", "blocks", "depth", "blocks_figure", "depth_plot", "BLOCK_NAMES"]
+__all__ = ["line", "relative", "plane", "ternary", "blocks", "depth", "location", "blocks_figure", "depth_plot",
+           "location_plot", "BLOCK_NAMES"]
 
 #: Names of the blocks of :class:`paperlib.models.ResNet` (0 = the stem, 1..4 = the stages).
 BLOCK_NAMES = {0: "stem", 1: "block 1", 2: "block 2", 3: "block 3", 4: "block 4 (features)"}
@@ -66,8 +70,9 @@ def blocks_figure(blocks: Mapping[int, object], *, panel_size: tuple[float, floa
 
 
 def depth_plot(profiles: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None, title: str | None = None):
-    r"""Contrast of lines (:func:`paperlib.chapters.core.line_contrast`: the peak of the log volume element minus
-    its mean at the anchors, in decades) against the block, after training (solid) and at initialisation (dashed),
+    r"""Prominence of lines (:func:`paperlib.chapters.core.line_prominence`: the interior peak of the log volume
+    element over the larger of its two ends, in decades; negative without an interior peak) against the block,
+    after training (solid) and at initialisation (dashed),
     one colour per profile. ``profiles`` maps a label to ``{"blocks": (nb,), "final": (nb,), "init": (nb,)}``, e.g.
     :meth:`paperlib.chapters.deep.DeepExperiment.depth_profile` of several networks, or
     ``{"final": (seeds, nb), ...}`` to draw the mean with a band of one standard deviation over seeds.
@@ -93,9 +98,43 @@ def depth_plot(profiles: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None
                 ax.fill_between(blocks, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
     ax.set_xticks(blocks, [BLOCK_NAMES.get(int(b), str(b)).replace(" (features)", "") for b in blocks])
     ax.set_xlabel("block")
-    ax.set_ylabel("contrast (decades)")
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.set_ylabel("prominence (decades)")
     ax.legend(fontsize=7)
-    ax.set_title(title or "contrast along the control lines against depth")
+    ax.set_title(title or "prominence along the control lines against depth")
+    return ax
+
+
+def location_plot(points: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None, title: str | None = None):
+    r"""Where the peak of the volume element sits on each line against where the class changes: one point per line,
+    x the centre of the trained network's transition interval (a horizontal bar spans it), y the peak position
+    :math:`t^*`; the diagonal is "peak at the transition", the dotted line "peak at the midpoint". ``points`` maps a
+    label to ``{"peak": (L,), "lower": (L,), "upper": (L,)}``.
+
+    Returns:
+        The ``Axes``.
+    """
+    if not isinstance(points, Mapping) or not points:
+        raise ValueError("points must be a non-empty mapping {label: {'peak', 'lower', 'upper'}}")
+    ax = get_axes(ax) if ax is not None else plt.subplots(figsize=(4.8, 4.4), layout="constrained")[1]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, (label, p) in enumerate(points.items()):
+        peak = as_array(p["peak"], f"points[{label!r}]['peak']", ("L",), sequences=True)
+        lo = as_array(p["lower"], f"points[{label!r}]['lower']", (peak.size,), sequences=True)
+        hi = as_array(p["upper"], f"points[{label!r}]['upper']", (peak.size,), sequences=True)
+        centre = 0.5 * (lo + hi)
+        hollow = "initialisation" in label
+        colour = "0.55" if hollow else colours[j % len(colours)]
+        ax.errorbar(centre, peak, xerr=[centre - lo, hi - centre], fmt="o", ms=4, lw=0.6, color=colour,
+                    mfc="none" if hollow else colour, label=label)
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+    ax.axhline(0.5, color="k", lw=0.6, ls=":")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1)
+    ax.set_xlabel("class transition along the line, $t$")
+    ax.set_ylabel("peak of the volume element, $t^*$")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "peaks against transitions, cross-class lines")
     return ax
 
 
@@ -153,25 +192,56 @@ def blocks(ex: _deep.DeepExperiment) -> Drawn:
 
 
 def depth_profiles(ex: _deep.DeepExperiment) -> dict:
-    """The contrast profiles against the block that :func:`depth` draws: per activation, the mean over its
+    """The prominence profiles against the block that :func:`depth` draws: per activation, the mean over its
     networks (one network: that network's profile), and for the first activation the same-class lines too."""
     profiles = {}
     for i, activation in enumerate(ex.settings.activations):
         names = [name for name in ex.training if name.startswith(activation + " ")]
         label = {"gelu": "GELU", "relu": "ReLU"}.get(activation, activation)
         profiles[label] = ex.depth_profiles(names) if len(names) > 1 else ex.depth_profile(names[0])
-        if i == 0 and ex.settings.same_class:
+        if i == 0 and ex.settings.same_lines:
             profiles[f"{label}, same-class lines"] = (ex.depth_profiles(names, "same") if len(names) > 1
                                                       else ex.depth_profile(names[0], "same"))
     return profiles
 
 
 @figure("deep-depth", chapter=7, source=_deep.run,
-        description="contrast of the control lines against the block, initialisation and trained")
+        description="prominence of the control lines against the block, initialisation and trained")
 def depth(ex: _deep.DeepExperiment) -> Drawn:
-    """The control lines' contrast against the block, at initialisation and after training
+    """The control lines' prominence against the block, at initialisation and after training
     (:func:`depth_profiles`, :func:`depth_plot`)."""
     profiles = depth_profiles(ex)
     ax = depth_plot(profiles)
     return Drawn((("", ax.figure),), {**_common(ex), "profiles": profiles,
                                       "layout": "init/final [network][block index] (one network: [block index])"})
+
+
+def location_points(ex: _deep.DeepExperiment) -> dict:
+    """Per network of the first activation (and for the first network at initialisation): the peak and the
+    transition interval of every cross-class control line with a transition (after the last block)."""
+    out = {}
+    names = [name for name in ex.training if name.startswith(ex.settings.activations[0] + " ")]
+    for i, name in enumerate(names):
+        rows = [r for r in ex.control_table("cross", name, ex.settings.blocks[-1], ex.network_k(name))
+                if r["transition_lower"] == r["transition_lower"]]  # not NaN
+        pick = {"lower": [r["transition_lower"] for r in rows], "upper": [r["transition_upper"] for r in rows]}
+        out[f"{name}, trained"] = {"peak": [r["peak_final"] for r in rows], **pick}
+        if i == 0:
+            out[f"{name}, initialisation"] = {"peak": [r["peak_init"] for r in rows], **pick}
+    return out
+
+
+@figure("deep-location", chapter=7, source=_deep.run,
+        description="peak of the volume element against the class transition on the cross-class control lines")
+def location(ex: _deep.DeepExperiment) -> Drawn:
+    """Peaks against transitions over the cross-class control lines (:func:`location_points`,
+    :func:`location_plot`), with the location test of every network."""
+    points = location_points(ex)
+    ax = location_plot(points)
+    tests = {}
+    for name in ex.training:
+        try:
+            tests[name] = dataclasses.asdict(ex.location(name))
+        except ValueError as err:  # too few lines with a class transition (e.g. an untrained network)
+            tests[name] = {"error": str(err)}
+    return Drawn((("", ax.figure),), {**_common(ex), "points": points, "location_tests": tests})
