@@ -467,7 +467,7 @@ def _measure_figures(result: _train.TrainResult, s: DeepPreset, anchor_img: dict
 
 def _log_singular_values(model: ResNet, X: torch.Tensor, block: int, s: DeepPreset,
                          device: torch.device) -> torch.Tensor:
-    """``(B, K)`` float64 :math:`\log_{10}` of the singular values (descending) of the Jacobian of ``block``'s
+    r"""``(B, K)`` float64 :math:`\log_{10}` of the singular values (descending) of the Jacobian of ``block``'s
     pooled features at ``X: (B, C, H, W)``: the top-``k`` log volume element is the sum of the first ``k``."""
     sv = _geometry.spectrum(model.feature_map(block, s.size), X, dtype=getattr(torch, s.dtype), device=device,
                             chunk_size=s.chunk_size)
@@ -511,7 +511,7 @@ def _measure_controls(result: _train.TrainResult, s: DeepPreset, x_test: torch.T
 def control_lines(s: DeepPreset, y_test: torch.Tensor, seed: int, *, x_test: torch.Tensor | None = None,
                   model: ResNet | None = None, device: torch.device | str = "cpu") -> list[
                       tuple[str, tuple[int, int], tuple[int, int]]]:
-    """The control lines of the network with ``seed``: ``s.lines`` cross-class and ``s.same_lines`` same-class
+    r"""The control lines of the network with ``seed``: ``s.lines`` cross-class and ``s.same_lines`` same-class
     lines between test images (:func:`~paperlib.chapters.core.random_line_pairs`, seeds ``draw_seed + seed`` and
     ``draw_seed + seed + 10000``), so that every seed is measured on other lines.
 
