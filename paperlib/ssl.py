@@ -21,7 +21,7 @@ from torch import nn
 
 from ._checks import check_choice, check_int, check_number
 
-__all__ = ["barlow_twins_loss", "nt_xent_loss", "projector", "SSLModel", "TwoViewLoss", "digit_views",
+__all__ = ["barlow_twins_loss", "nt_xent_loss", "HEADS", "projector", "SSLModel", "TwoViewLoss", "digit_views",
            "cifar10_views", "LinearProbe", "linear_probe"]
 
 
@@ -113,17 +113,27 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07) 
     return F.cross_entropy(s, partner)
 
 
-def projector(kind: str, in_dim: int, out_dim: int, hidden: int | None = None) -> nn.Module:
+#: The projector heads of :func:`projector`: the authors' Barlow Twins projector, SimCLR's two-layer head and
+#: Barlow Twins' standard three-layer head (``"mlp"`` is an older name of ``"three_layer"``).
+HEADS = ("linear", "two_layer", "three_layer", "mlp")
+
+
+def projector(kind: str, in_dim: int, out_dim: int, hidden: int | None = None, *,
+              activation: str = "relu") -> nn.Module:
     r"""A projector head ``(B, in_dim) -> (B, out_dim)``.
 
     - ``"linear"``: :math:`z = \mathrm{BN}(W h)`, one bias-free linear map followed by batch norm without affine
       parameters -- the projector the authors' Barlow Twins scripts actually used;
-    - ``"mlp"``: the standard three-layer head of Barlow Twins, Linear-BN-ReLU-Linear-BN-ReLU-Linear (``hidden``
-      units, default ``out_dim``).
+    - ``"two_layer"``: SimCLR's head (Chen et al., 2020), :math:`z = W_2\, \phi(W_1 h + b_1) + b_2`,
+      Linear-``activation``-Linear (``hidden`` units, default ``in_dim``). SimCLR used ReLU; the authors' SimCLR
+      runs used GELU, Linear(512, 512)-GELU-Linear(512, 10);
+    - ``"three_layer"`` (also ``"mlp"``): Barlow Twins' standard head (Zbontar et al., 2021),
+      Linear-BN-ReLU-Linear-BN-ReLU-Linear (``hidden`` units, default ``out_dim``; ``activation`` is not used).
 
     Args:
-        kind: ``"linear"`` or ``"mlp"``; in_dim: features in; out_dim: projections out.
-        hidden: hidden units of ``"mlp"`` (default ``out_dim``).
+        kind: one of :data:`HEADS`; in_dim: features in; out_dim: projections out.
+        hidden: hidden units of the multi-layer heads.
+        activation: of ``"two_layer"``, ``"relu"`` or ``"gelu"``.
 
     Returns:
         A new ``nn.Module`` (in training mode).
@@ -133,13 +143,19 @@ def projector(kind: str, in_dim: int, out_dim: int, hidden: int | None = None) -
         >>> z = projector("linear", 16, 8)(torch.randn(4, 16))  # batch norm: each projection centred over the batch
         >>> tuple(z.shape), torch.allclose(z.mean(0), torch.zeros(8), atol=1e-6)
         ((4, 8), True)
-        >>> tuple(projector("mlp", 16, 8, hidden=32)(torch.randn(4, 16)).shape)
+        >>> [type(m).__name__ for m in projector("two_layer", 16, 8, activation="gelu")]
+        ['Linear', 'GELU', 'Linear']
+        >>> tuple(projector("three_layer", 16, 8, hidden=32)(torch.randn(4, 16)).shape)
         (4, 8)
     """
-    check_choice(kind, "kind", ("linear", "mlp"))
+    check_choice(kind, "kind", HEADS)
     in_dim, out_dim = check_int(in_dim, "in_dim", min=1), check_int(out_dim, "out_dim", min=1)
+    act = check_choice(activation, "activation", ("relu", "gelu"))
     if kind == "linear":
         return nn.Sequential(nn.Linear(in_dim, out_dim, bias=False), nn.BatchNorm1d(out_dim, affine=False))
+    if kind == "two_layer":
+        h = check_int(hidden, "hidden", min=1, none_ok=True) or in_dim
+        return nn.Sequential(nn.Linear(in_dim, h), nn.GELU() if act == "gelu" else nn.ReLU(), nn.Linear(h, out_dim))
     h = check_int(hidden, "hidden", min=1, none_ok=True) or out_dim
     return nn.Sequential(nn.Linear(in_dim, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
                          nn.Linear(h, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, out_dim))

@@ -149,3 +149,21 @@ def test_linear_probe_with_two_classes():
     y = torch.tensor([0, 0, 1, 1])
     probe = ssl.linear_probe(f, y, f, y)
     assert probe.weight.shape == (2, 1) and probe.test_accuracy == 1.0
+
+
+def test_projector_heads_are_named_for_what_they_are():
+    # SimCLR's head: two layers, Linear -> activation -> Linear (the authors': GELU, hidden 512, to 10)
+    two = ssl.projector("two_layer", 512, 10, hidden=512, activation="gelu")
+    assert [type(m).__name__ for m in two] == ["Linear", "GELU", "Linear"]
+    assert (two[0].in_features, two[0].out_features, two[2].out_features) == (512, 512, 10)
+    assert type(ssl.projector("two_layer", 8, 4)[1]).__name__ == "ReLU"  # SimCLR's own choice
+    assert ssl.projector("two_layer", 8, 4)[0].out_features == 8  # hidden width defaults to the input's
+    # Barlow Twins' standard head: three linear layers, (Linear-BN-ReLU) x 2 + Linear; "mlp" is its older name
+    for kind in ("three_layer", "mlp"):
+        three = ssl.projector(kind, 8, 4, hidden=16)
+        assert [type(m).__name__ for m in three] == ["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d",
+                                                     "ReLU", "Linear"]
+    with pytest.raises(ValueError, match="activation"):
+        ssl.projector("two_layer", 8, 4, activation="tanh")
+    with pytest.raises(ValueError, match="kind"):
+        ssl.projector("four_layer", 8, 4)
