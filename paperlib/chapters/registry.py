@@ -38,7 +38,7 @@ PRESETS = ("book", "paper", "tiny")
 
 #: The chapter modules in book order, ``(chapter number, module name)``; ``<name>_figures`` registers the figures.
 CHAPTERS = ((2, "shallow"), (3, "infinite"), (4, "curvature"), (5, "toy"), (6, "mnist"), (7, "deep"),
-            (8, "selfsup"), (9, "invariance"))
+            (8, "selfsup"), (9, "invariance"), (10, "hypothesis"))
 
 
 @dataclass(frozen=True)

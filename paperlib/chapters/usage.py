@@ -1,4 +1,4 @@
-r"""Chapter 10 (using paperlib): a penalty on the volume element, trained through the geometry.
+r"""Chapter 11 (using paperlib): a penalty on the volume element, trained through the geometry.
 
 A one-hidden-layer sigmoid network :math:`[2, n, 2]` (the paper's initialisation) learns the sinusoid task of
 chapter 5 with the cross-entropy loss, with or without a penalty on the log volume element of its hidden layer at

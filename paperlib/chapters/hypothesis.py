@@ -1,0 +1,524 @@
+r"""Chapter 10: what the geometric invariance hypothesis predicts during training (Movahedi et al.,
+arXiv:2410.12025).
+
+:func:`run` measures, for one preset (figures: :mod:`paperlib.chapters.hypothesis_figures`),
+
+1. **G during training**: the average geometry :math:`\hat G_t` over many training runs (seeds: initialisation
+   and minibatch order) of an MLP, a LeNet, a small ResNet and a small vision transformer on two MNIST digits
+   (squared error on targets :math:`\pm 1`, and the same with random labels), at every epoch
+   (:func:`paperlib.gih.geometry_during_training`, one network at a time). Its change :math:`\hat G_t - \hat G_0`
+   (paired: the same networks at the same input points) is compared with :math:`G_0 S G_0`, with :math:`S`, and
+   with the rotated control :math:`G_0 R G_0` (:math:`R`: :math:`S`'s eigenvalues, random eigenvectors), where
+   :math:`G_0` is an *independent* estimate over many fresh networks; the runs are split into groups that give
+   independent estimates (mean ± sd over groups). Also :math:`\rho(\hat G_t, \cdot)` itself, as the paper plots
+   it, and the velocity :math:`1 - \rho(\hat G_{t+1}, \hat G_t)`;
+2. **eigen-index sweep** on real images: labels of the two-digit images replaced by a function of the projection
+   on the ``k``-th eigenvector of :math:`G S G` (LeNet's :math:`G`; linear, quadratic and sinusoidal forms,
+   :func:`paperlib.gih.projection_labels`), test accuracy against ``k`` for LeNet and for the MLP on the same
+   labels (the control: its :math:`G \propto I` has no preferred directions);
+3. **projecting out directions**: a two-digit task with the top ``m`` eigenvectors of :math:`G S G` removed from
+   every image, against ``m`` random directions and the bottom ``m``;
+4. **pruning by geometry**: training images scored by :math:`s(x) = \hat x^\top G \hat x`, the highest-scoring
+   fraction kept, against a random fraction and the lowest-scoring one.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .. import cache as _cache
+from .. import data as _data
+from .. import gih as _gih
+from .. import models as _models
+from .. import train as _train
+from .. import workers as _workers
+from .._checks import check_choice, check_int, check_ints, check_number, resolve_device
+from .core import Preset, cached, mean_sd, resolve
+from .invariance import two_digit_data
+from .registry import Options, as_options
+
+__all__ = ["HypothesisPreset", "PRESETS", "HypothesisExperiment", "ARCHITECTURES", "build_network",
+           "squared_error", "digit_pair", "run", "Claim", "claims"]
+
+#: The architectures of the chapter (``"vit"``: :class:`paperlib.models.VisionTransformer`).
+ARCHITECTURES = ("mlp", "lenet", "resnet", "vit")
+_SHAPE = (1, 32, 32)
+
+
+@dataclass(frozen=True)
+class HypothesisPreset(Preset):
+    r"""Settings of :func:`run`.
+
+    Attributes:
+        architectures: of experiment 1 (names of :data:`ARCHITECTURES`); activation: of every network;
+            resnet_depths, resnet_width: the ResNet; vit_patch, vit_dim, vit_depth, vit_heads: the transformer.
+        train_images: two-digit training images of experiment 1 (zeros and ones, targets -1 / +1);
+            runs: training runs per architecture and labelling, split into ``groups`` groups of consecutive
+            seeds; epochs, lr, momentum, clip_norm, batch_size: SGD (learning rate decayed linearly to 0) on
+            the squared error; inputs, sigma_x: input points per network for :math:`\hat G_t`;
+            reference_networks, reference_inputs: fresh networks of the independent :math:`G_0` and inputs per
+            network (many rows, so that the estimate of an isotropic :math:`G_0` is nearly isotropic); rotations:
+            draws of the rotated control.
+        direction_networks, direction_sigma_x: LeNet's :math:`G` whose :math:`G S G` gives the directions of
+            experiments 2-4 (:func:`paperlib.gih.average_geometry`, one input per network).
+        sweep_digits: the images relabelled in the sweep; sweep_architectures: trained there; sweep_forms,
+            sweep_indices: label forms and eigen-indices; task_digits: the two-class task of experiments 3-4;
+            project_counts: directions removed; prune_fractions: fractions kept; seeds: of experiments 2-4;
+            task_epochs, task_lr, task_batch_size: their training (cross-entropy, SGD as above).
+    """
+
+    architectures: tuple[str, ...] = ARCHITECTURES
+    activation: str = "gelu"
+    resnet_depths: tuple[int, ...] = (1, 1, 1, 1)
+    resnet_width: int = 4
+    vit_patch: int = 8
+    vit_dim: int = 32
+    vit_depth: int = 1
+    vit_heads: int = 2
+    train_images: int = 256
+    runs: int = 24
+    groups: int = 3
+    epochs: int = 4
+    lr: float = 0.2
+    momentum: float = 0.9
+    clip_norm: float = 0.5
+    batch_size: int = 32
+    inputs: int = 8
+    sigma_x: float = 1.0
+    reference_networks: int = 1024
+    reference_inputs: int = 16
+    rotations: int = 3
+    direction_networks: int = 4096
+    direction_sigma_x: float = 1e-3
+    sweep_digits: tuple[int, int] = (0, 1)
+    sweep_architectures: tuple[str, ...] = ("lenet", "mlp")
+    sweep_forms: tuple[str, ...] = ("linear", "quadratic", "sinusoidal")
+    sweep_indices: tuple[int, ...] = (0, 10, 50, 200)
+    task_digits: tuple[int, int] = (4, 9)
+    project_counts: tuple[int, ...] = (5, 20, 80)
+    prune_fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    task_epochs: int = 5
+    task_lr: float = 0.2
+    task_batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        for a in self.architectures + self.sweep_architectures:
+            check_choice(a, "architectures", ARCHITECTURES)
+        for f in self.sweep_forms:
+            check_choice(f, "sweep_forms", _gih.LABEL_FORMS)
+        for name in ("resnet_width", "vit_patch", "vit_dim", "vit_depth", "vit_heads", "train_images", "runs",
+                     "groups", "epochs", "batch_size", "inputs", "reference_networks", "reference_inputs", "rotations",
+                     "direction_networks", "task_epochs", "task_batch_size"):
+            check_int(getattr(self, name), name, min=1)
+        check_ints(self.resnet_depths, "resnet_depths", min=1)
+        if self.runs % self.groups or self.runs // self.groups < 2:
+            raise ValueError(f"runs must be a multiple of groups with at least 2 runs per group; got runs={self.runs}, "
+                             f"groups={self.groups}")
+        if self.train_images % 2:
+            raise ValueError(f"train_images must be even; got {self.train_images}")
+        check_ints(self.sweep_indices, "sweep_indices", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)
+        check_ints(self.project_counts, "project_counts", min=1, max=_SHAPE[1] * _SHAPE[2] // 2)
+        check_ints(self.seeds, "seeds", min=0)
+        for name in ("sweep_digits", "task_digits"):
+            digits = check_ints(getattr(self, name), name, min=0, max=9)
+            if len(digits) != 2 or digits[0] == digits[1]:
+                raise ValueError(f"{name} must be two different digits; got {digits!r}")
+        for f in self.prune_fractions:
+            check_number(f, "prune_fractions", min=0, open_min=True, max=1)
+        for name in ("lr", "clip_norm", "sigma_x", "direction_sigma_x", "task_lr"):
+            check_number(getattr(self, name), name, min=0, open_min=True)
+        check_number(self.momentum, "momentum", min=0, max=0.99)
+
+    def network_kwargs(self, architecture: str) -> dict:
+        """Keyword arguments of :func:`build_network` for ``architecture``."""
+        if architecture == "vit":
+            return {"patch": self.vit_patch, "dim": self.vit_dim, "depth": self.vit_depth, "heads": self.vit_heads}
+        kw = {"activation": self.activation}
+        if architecture == "resnet":
+            kw.update(depths=self.resnet_depths, width=self.resnet_width)
+        return kw
+
+    def factory(self, architecture: str, num_classes: int) -> functools.partial:
+        """A picklable factory of freshly initialised networks ``(B, 1, 32, 32) -> (B, num_classes)``."""
+        return functools.partial(build_network, architecture, num_classes=num_classes,
+                                 **self.network_kwargs(architecture))
+
+    def config(self, seed: int, *, task: bool = False, epochs: int | None = None) -> _train.TrainConfig:
+        """SGD with the learning rate decayed linearly to 0; experiment 1 keeps a snapshot at every epoch; the
+        tasks train ``epochs`` (default ``task_epochs``) epochs."""
+        if task:
+            return _train.TrainConfig(lr=self.task_lr, momentum=self.momentum, schedule="linear",
+                                      clip_norm=self.clip_norm, batch_size=self.task_batch_size,
+                                      epochs=epochs or self.task_epochs, seed=seed)
+        return _train.TrainConfig(lr=self.lr, momentum=self.momentum, schedule="linear", clip_norm=self.clip_norm,
+                                  batch_size=self.batch_size, epochs=self.epochs,
+                                  snapshots=tuple(range(self.epochs + 1)), seed=seed)
+
+
+#: ``"book"``: a 2-core CPU in minutes; ``"paper"``: closer to the paper's settings, for a GPU (ResNet-18, more runs
+#: and epochs, all indices; CIFAR-10 is not used here: see the chapter); ``"tiny"``: seconds, a smoke test.
+PRESETS = {
+    "book": HypothesisPreset(),
+    "paper": HypothesisPreset(resnet_depths=(2, 2, 2, 2), resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4,
+                              vit_heads=4, train_images=800, runs=150, groups=5, epochs=20, inputs=32,
+                              reference_networks=10_000, rotations=10, direction_networks=100_000,
+                              sweep_indices=(0, 5, 10, 20, 50, 100, 200, 400, 600), project_counts=(5, 10, 20, 50, 100, 200),
+                              prune_fractions=(0.1, 0.2, 0.3, 0.5, 0.7), seeds=(0, 1, 2, 3, 4), task_epochs=30),
+    "tiny": HypothesisPreset(architectures=("mlp", "lenet"), train_images=32, runs=4, groups=2, epochs=1, inputs=2,
+                             reference_networks=16, reference_inputs=2, rotations=1, direction_networks=16, sweep_forms=("linear",),
+                             sweep_indices=(0, 50), project_counts=(5,), prune_fractions=(0.5,), seeds=(0,),
+                             task_epochs=1),
+}
+
+
+def build_network(architecture: str, *, num_classes: int = 1, **kwargs) -> torch.nn.Module:
+    """A freshly initialised network of :data:`ARCHITECTURES` on ``(B, 1, 32, 32)`` images: ``"mlp"``, ``"lenet"``,
+    ``"resnet"`` from :func:`paperlib.gih.network` (their ``kwargs``), ``"vit"`` a
+    :class:`paperlib.models.VisionTransformer` (``patch``, ``dim``, ``depth``, ``heads``)."""
+    check_choice(architecture, "architecture", ARCHITECTURES)
+    if architecture == "vit":
+        return _models.VisionTransformer(image_size=32, in_channels=1, num_classes=num_classes, **kwargs).eval()
+    return _gih.network(architecture, num_classes=num_classes, **kwargs)
+
+
+def squared_error(model: torch.nn.Module, batch) -> torch.Tensor:
+    r"""The squared error :math:`\tfrac{1}{2B} \sum_b (f(x_b) - y_b)^2` of a one-output network, ``batch = (x: (B,
+    1, 32, 32), y: (B,) float)`` (the loss of the paper's :math:`\Delta^0 \propto G S G`)."""
+    x, y = batch
+    return 0.5 * (model(x).flatten() - y).square().mean()
+
+
+def digit_pair(digits: tuple[int, int], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images of two digits in ``split`` (``"train"`` or ``"test"``) of the MNIST subset, pixels in [0, 1]
+    zero-padded to ``(N, 1, 32, 32)`` (no axis permuted), labels 0 (first digit) and 1 (second)."""
+    x, y = _data.mnist(split, source="subset", scale="unit")
+    keep = (y == digits[0]) | (y == digits[1])
+    return F.pad(x[keep].reshape(-1, 1, 28, 28), (2, 2, 2, 2)), (y[keep] == digits[1]).long()
+
+
+@dataclass
+class HypothesisExperiment:
+    r"""Result of :func:`run`.
+
+    Attributes:
+        preset, settings: the preset's name and the :class:`HypothesisPreset`.
+        reference: ``{architecture: AverageGeometry}``, the independent :math:`G_0` of experiment 1.
+        training: rows ``{"architecture", "labels", "group", "epoch", "rho_S", "rho_GSG", "rho_rot", "d_S",
+            "d_GSG", "d_rot", "velocity"}``: :math:`\rho(\hat G_t, X)` and :math:`\rho(\hat G_t - \hat G_0, X)` for
+            :math:`X = S, G_0 S G_0, G_0 R G_0` (the last a mean over rotations), per group of runs;
+        init_check: rows ``{"architecture", "labels", "group", "distance", "tolerance"}``: the Frobenius distance
+            between a group's :math:`\hat G_0` and the reference and three combined standard errors.
+        training_loss: ``{(architecture, labels): (final training loss mean, sd over runs)}``.
+        directions: ``(values (D,), vectors (D, D))`` of :math:`G S G` (LeNet's :math:`G`, the sweep images' S).
+        sweep: rows ``{"architecture", "form", "index", "seed", "accuracy"}``.
+        project: rows ``{"architecture", "mode" ("top" | "random" | "bottom"), "count", "seed", "accuracy"}``
+            (count 0: nothing removed).
+        prune: rows ``{"mode", "fraction", "seed", "accuracy"}``; scores: the training images' geometry scores.
+    """
+
+    preset: str
+    settings: HypothesisPreset
+    reference: dict = field(default_factory=dict)
+    training: list = field(default_factory=list)
+    init_check: list = field(default_factory=list)
+    training_loss: dict = field(default_factory=dict)
+    directions: tuple = ()
+    direction_geometry: object = None
+    sweep: list = field(default_factory=list)
+    project: list = field(default_factory=list)
+    prune: list = field(default_factory=list)
+    scores: torch.Tensor | None = None
+
+    def rows(self, table: str, **match) -> list:
+        """The rows of ``table`` whose fields equal ``match``."""
+        return [r for r in getattr(self, table) if all(r[k] == v for k, v in match.items())]
+
+    def change_margin(self, architecture: str, labels: str = "true", epoch: int | None = None) -> list[float]:
+        r"""Per group, at ``epoch`` (default the last): :math:`|\rho(\Delta G, G_0SG_0)| - \max(|\rho(\Delta G, S)|,
+        |\rho(\Delta G, G_0RG_0)|)` with :math:`\Delta G = \hat G_t - \hat G_0`."""
+        t = self.settings.epochs if epoch is None else epoch
+        return [abs(r["d_GSG"]) - max(abs(r["d_S"]), abs(r["d_rot"]))
+                for r in self.rows("training", architecture=architecture, labels=labels, epoch=t)]
+
+    def accuracy(self, table: str, **match) -> tuple[float, float]:
+        """Mean and sd over the matching rows' accuracies."""
+        return mean_sd(r["accuracy"] for r in self.rows(table, **match))
+
+    def paired(self, table: str, key: str, a: dict, b: dict) -> list[float]:
+        """Accuracy of the rows matching ``a`` minus that of the rows matching ``b``, paired by ``key`` (and
+        seed): one difference per pair."""
+        left = {(r[key], r["seed"]): r["accuracy"] for r in self.rows(table, **a)}
+        right = {(r[key], r["seed"]): r["accuracy"] for r in self.rows(table, **b)}
+        return [left[k] - right[k] for k in sorted(left) if k in right]
+
+
+def _reference(s: HypothesisPreset, arch: str, networks: int, inputs: int, sigma_x: float, store,
+               dev) -> _gih.AverageGeometry:
+    """An independent :math:`G_0` of ``arch`` over ``networks`` fresh networks with ``inputs`` inputs (cached)."""
+    kw = s.network_kwargs(arch)
+    desc = {"kind": "hypothesis-G0", "architecture": arch, "networks": networks, "inputs": inputs, "sigma_x": sigma_x,
+            "network": {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()},
+            "code": _cache.code_digest(_gih.average_geometry, _gih._Sums.add, build_network)}
+
+    def compute():
+        if arch == "vit":
+            e = _gih.average_geometry(s.factory(arch, 1), networks, in_shape=_SHAPE, inputs=inputs, sigma_x=sigma_x,
+                                      route="modules", seed=1, device=dev)
+        else:
+            e = _gih.average_geometry(arch, networks, inputs=inputs, sigma_x=sigma_x, route="stacked", seed=1,
+                                      device=dev, num_classes=1, **kw)
+        return {"G": e.G.cpu(), "sum_sq": e.sum_sq, "route": e.route}
+    p = cached(store, desc, compute)
+    return _gih.AverageGeometry(p["G"], networks, inputs, sigma_x, "mean", p["route"], _SHAPE, p["sum_sq"])
+
+
+def _training_job(job: dict) -> dict:
+    """One run of experiment 1 in a worker: train (cached), then the gradient rows of its snapshot at every epoch
+    at the run's own points (``(epochs + 1, inputs, D)``, a small tensor to send back) and its final loss."""
+    job = dict(job)
+    index, inputs, sigma_x = job.pop("index"), job.pop("inputs"), job.pop("sigma_x")
+    r = _train.train(**job)
+    rows = torch.stack([_gih.network_rows(r.model(t), index, _SHAPE, inputs=inputs, sigma_x=sigma_x)
+                        for t in r.epochs])
+    return {"rows": rows, "loss": float(r.history["train_loss"][-1])}
+
+
+def _task_job_run(job: dict) -> float:
+    """One run of experiments 2-4 in a worker: train (cached) and return the final test accuracy."""
+    return float(_train.train(**job).history["accuracy"][-1])
+
+
+def _job(item: tuple) -> object:
+    kind, job = item
+    return _training_job(job) if kind == "training" else _task_job_run(job)
+
+
+def _rho(A: torch.Tensor, B: torch.Tensor) -> float:
+    r""":func:`paperlib.gih.alignment` of two symmetric matrices in :math:`O(D^2)`: :math:`\operatorname{tr}(AB) =
+    \sum_{ij} A_{ij} B_{ij}` and :math:`\operatorname{tr}A^2 = \|A\|_F^2`."""
+    return float((A * B).sum() / (torch.linalg.matrix_norm(A) * torch.linalg.matrix_norm(B)))
+
+
+def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, labels: str, rows: torch.Tensor,
+                   targets: dict) -> None:
+    """The rows of :attr:`HypothesisExperiment.training` from the runs' gradient rows ``(runs, epochs + 1, M, D)``;
+    ``targets``: ``{"S": S, "GSG": G0 S G0, "rot": [G0 R G0, ...]}``."""
+    ref = exp.reference[arch]
+    size = s.runs // s.groups
+
+    def aligned(A: torch.Tensor, prefix: str) -> dict:
+        return {f"{prefix}_S": _rho(A, targets["S"]), f"{prefix}_GSG": _rho(A, targets["GSG"]),
+                f"{prefix}_rot": sum(_rho(A, R) for R in targets["rot"]) / len(targets["rot"])}
+    for g in range(s.groups):
+        part = rows[g * size: (g + 1) * size]
+        est = [_gih.geometry_from_rows(part[:, t], _SHAPE, sigma_x=s.sigma_x) for t in range(part.shape[1])]
+        Gs = [e.G for e in est]
+        exp.init_check.append({"architecture": arch, "labels": labels, "group": g,
+                               "distance": float(torch.linalg.matrix_norm(Gs[0] - ref.G)),
+                               "tolerance": 3.0 * (est[0].standard_error ** 2 + ref.standard_error ** 2) ** 0.5})
+        for t in range(len(Gs)):
+            row = {"architecture": arch, "labels": labels, "group": g, "epoch": t, **aligned(Gs[t], "rho"),
+                   "velocity": float("nan") if t == 0 else 1.0 - _rho(Gs[t], Gs[t - 1])}
+            row.update(aligned(Gs[t] - Gs[0], "d") if t > 0 else {"d_S": float("nan"), "d_GSG": float("nan"),
+                                                                  "d_rot": float("nan")})
+            exp.training.append(row)
+
+
+def _training_jobs(s: HypothesisPreset) -> tuple[list, list]:
+    x, y = two_digit_data(s.train_images)
+    y_random = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))]
+    jobs, keys = [], []
+    for arch in sorted(s.architectures, key=lambda a: a != "resnet"):  # the long runs first
+        for labels, targets in (("true", y), ("random", y_random)):
+            for seed in range(s.runs):
+                jobs.append({"model": s.factory(arch, 1), "data": (x, targets), "config": s.config(seed),
+                             "loss": squared_error, "index": seed, "inputs": s.inputs, "sigma_x": s.sigma_x})
+                keys.append(("training", arch, labels, seed))
+    return jobs, keys
+
+
+def _task_job(s: HypothesisPreset, arch: str, data, test, seed: int, epochs: int | None = None) -> dict:
+    return {"model": s.factory(arch, 2), "data": data, "config": s.config(seed, task=True, epochs=epochs),
+            "evaluate": _train.classification_metrics(*test)}
+
+
+def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, list]:
+    jobs, keys = [], []
+    values, U = exp.directions
+    # 2. the eigen-index sweep: the sweep images relabelled by their projection on u_k
+    xs, _ = digit_pair(s.sweep_digits, "train")
+    xt, _ = digit_pair(s.sweep_digits, "test")
+    for form in s.sweep_forms:
+        for k in s.sweep_indices:
+            y_train = _gih.projection_labels(xs, U[:, k], form)
+            y_test = _gih.projection_labels(xt, U[:, k], form, reference=xs)
+            for arch in s.sweep_architectures:
+                for seed in s.seeds:
+                    jobs.append(_task_job(s, arch, (xs, y_train), (xt, y_test), seed))
+                    keys.append(("sweep", arch, form, k, seed))
+    # 3. projecting out directions from the two-digit task
+    x_train, y_train = digit_pair(s.task_digits, "train")
+    x_test, y_test = digit_pair(s.task_digits, "test")
+    Gd = exp.direction_geometry.G
+    _, Ut = _gih.eigen_directions(Gd, _gih.second_moment(x_train))
+    for arch in s.sweep_architectures:
+        for seed in s.seeds:
+            jobs.append(_task_job(s, arch, (x_train, y_train), (x_test, y_test), seed))
+            keys.append(("project", arch, "none", 0, seed))
+            for m in s.project_counts:
+                for mode, V in (("top", Ut[:, :m]), ("random", _gih.random_directions(Ut.shape[0], m, seed=1000 + m)),
+                                ("bottom", Ut[:, -m:])):
+                    data = (_gih.project_out(x_train, V), y_train)
+                    jobs.append(_task_job(s, arch, data, (_gih.project_out(x_test, V), y_test), seed))
+                    keys.append(("project", arch, mode, m, seed))
+    # 4. pruning by geometry (LeNet): the scores of the training images in their own order; a pruned set is
+    # trained for task_epochs / fraction epochs, the optimiser steps of the full set
+    exp.scores = _gih.geometry_scores(x_train, Gd)
+    for f in s.prune_fractions:
+        for mode in _gih.PRUNE_MODES:
+            for seed in s.seeds:
+                keep = _gih.prune(exp.scores, f, mode, seed=seed)
+                jobs.append(_task_job(s, "lenet", (x_train[keep], y_train[keep]), (x_test, y_test), seed,
+                                      epochs=max(s.task_epochs, round(s.task_epochs / f))))
+                keys.append(("prune", "lenet", mode, f, seed))
+    return jobs, keys
+
+
+def run(preset: str | HypothesisPreset = "book", options: Options | None = None, **overrides) -> HypothesisExperiment:
+    r"""Run chapter 10's measurements (see the module docstring) for ``preset`` (``"book"``, ``"paper"``,
+    ``"tiny"`` or a :class:`HypothesisPreset`) with ``overrides`` of its fields. Every training run goes through the
+    training cache of :func:`paperlib.train.train` (resumable), in ``options.workers`` worker processes
+    (:func:`paperlib.workers.parallel_map`; each sends back only the gradient rows or the accuracy it measured);
+    the reference geometries are cached with a digest of the code that measures them.
+
+    Returns:
+        :class:`HypothesisExperiment`.
+    """
+    options = as_options(options)
+    s = resolve(PRESETS, preset, **overrides)
+    exp = HypothesisExperiment(preset if isinstance(preset, str) else "custom", s)
+    with _workers.threads(options.num_threads):  # one thread: the linear algebra is far faster on a shared CPU
+        _measure(s, exp, options)
+    return exp
+
+
+def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -> None:
+    dev = resolve_device(options.device)
+    store = options.store()
+    for arch in s.architectures:
+        exp.reference[arch] = _reference(s, arch, s.reference_networks, s.reference_inputs, s.sigma_x, store, dev)
+    exp.direction_geometry = _reference(s, "lenet", s.direction_networks, 1, s.direction_sigma_x, store, dev)
+    xs, _ = digit_pair(s.sweep_digits, "train")
+    exp.directions = _gih.eigen_directions(exp.direction_geometry.G, _gih.second_moment(xs))
+    (jobs, keys), (tjobs, tkeys) = _training_jobs(s), _task_jobs(s, exp)
+    common = {"cache": options.cache, "cache_dir": options.cache_dir, "progress": options.progress, "device": dev}
+    items = [("training", {**common, **j}) for j in jobs] + [("task", {**common, **j}) for j in tjobs]
+    workers = options.workers if options.workers or dev.type == "cpu" else 1
+    results = _workers.parallel_map(_job, items, workers=workers)
+    S = _gih.second_moment(two_digit_data(s.train_images)[0])
+    rotations = [_gih.rotated_like(S, seed=r) for r in range(s.rotations)]
+    by_run: dict = {}
+    for key, r in zip(keys, results[: len(jobs)]):
+        by_run.setdefault(key[1:3], []).append(r)
+    for arch in s.architectures:
+        G0 = exp.reference[arch].G
+        targets = {"S": S, "GSG": G0 @ S @ G0, "rot": [G0 @ R @ G0 for R in rotations]}
+        for labels in ("true", "random"):
+            runs = by_run[arch, labels]
+            _training_rows(s, exp, arch, labels, torch.stack([r["rows"] for r in runs]), targets)
+            exp.training_loss[arch, labels] = mean_sd(r["loss"] for r in runs)
+    for key, acc in zip(tkeys, results[len(jobs):]):
+        if key[0] == "sweep":
+            exp.sweep.append({"architecture": key[1], "form": key[2], "index": key[3], "seed": key[4], "accuracy": acc})
+        elif key[0] == "project":
+            exp.project.append({"architecture": key[1], "mode": key[2], "count": key[3], "seed": key[4],
+                                "accuracy": acc})
+        else:
+            exp.prune.append({"mode": key[2], "fraction": key[3], "seed": key[4], "accuracy": acc})
+
+
+# -- the chapter's claims, with thresholds fixed before looking -------------------------------------------------------
+
+#: Margins of the claims (:func:`claims`), fixed before any result was seen.
+CHANGE_MARGIN = 0.1  # |rho(dG, G0 S G0)| above both controls, mean over groups (each group above 0)
+MLP_TOLERANCE = 0.1  # the MLP: |rho(dG, G0 S G0)| and |rho(dG, S)| within this (its G0 is proportional to I)
+SWEEP_MARGIN = 0.1  # LeNet's accuracy drop from the first to the last eigen-index exceeds the MLP's by this
+PROJECT_MARGIN = 0.05  # LeNet: removing the top directions costs this much more accuracy than random ones
+PRUNE_SE = 2.0  # geometry pruning beats random pruning by this many standard errors of the paired mean
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim's verdict: ``values`` (one per independent repeat: group of runs, or seed), their mean and sd,
+    the pre-registered ``threshold`` and whether the claim ``holds``; ``text`` says what is compared."""
+
+    name: str
+    text: str
+    values: tuple
+    mean: float
+    sd: float
+    threshold: float
+    holds: bool
+
+    def line(self) -> str:
+        """One printed line: name, mean ± sd, threshold and verdict."""
+        verdict = "holds" if self.holds else "not reproduced at this scale"
+        return f"{self.name}: {self.mean:+.2f} ± {self.sd:.2f} (threshold {self.threshold:+.2f}) -> {verdict}"
+
+
+def _claim(name: str, text: str, values, threshold: float, holds: bool) -> Claim:
+    m, sd = mean_sd(values)
+    return Claim(name, text, tuple(round(float(v), 6) for v in values), m, sd, threshold, bool(holds))
+
+
+def claims(ex: HypothesisExperiment) -> dict[str, Claim]:
+    """Every claim of the chapter against its null (margins :data:`CHANGE_MARGIN` ... :data:`PRUNE_SE`), computed
+    from ``ex``; ``{name: Claim}``."""
+    s, out = ex.settings, {}
+    for arch in s.architectures:
+        rows = ex.rows("init_check", architecture=arch, labels="true")
+        ratios = [r["distance"] / r["tolerance"] for r in rows]
+        out[f"init/{arch}"] = _claim(f"init/{arch}", "distance(G_0 of the runs, reference G_0) / 3 SE", ratios, 1.0,
+                                     all(v <= 1.0 for v in ratios))
+        for labels in ("true", "random"):
+            if arch == "mlp":
+                rows = ex.rows("training", architecture=arch, labels=labels, epoch=s.epochs)
+                v = [abs(r["d_GSG"]) - abs(r["d_S"]) for r in rows]
+                out[f"change/{arch}/{labels}"] = _claim(
+                    f"change/{arch}/{labels}", "|rho(dG, G0SG0)| - |rho(dG, S)| (MLP: G0 ~ I, no difference)", v,
+                    MLP_TOLERANCE, abs(mean_sd(v)[0]) < MLP_TOLERANCE)
+            else:
+                v = ex.change_margin(arch, labels)
+                out[f"change/{arch}/{labels}"] = _claim(
+                    f"change/{arch}/{labels}", "|rho(dG, G0SG0)| - max(|rho(dG, S)|, |rho(dG, G0RG0)|)", v,
+                    CHANGE_MARGIN, mean_sd(v)[0] > CHANGE_MARGIN and min(v) > 0)
+    first, last = s.sweep_indices[0], s.sweep_indices[-1]
+    if ex.sweep and "lenet" in s.sweep_architectures and "mlp" in s.sweep_architectures:
+        for form in s.sweep_forms:
+            drop = {a: dict(zip(s.seeds, ex.paired("sweep", "form", {"architecture": a, "form": form, "index": first},
+                                                   {"architecture": a, "form": form, "index": last})))
+                    for a in ("lenet", "mlp")}
+            v = [drop["lenet"][k] - drop["mlp"][k] for k in s.seeds]
+            out[f"sweep/{form}"] = _claim(f"sweep/{form}", f"LeNet's accuracy drop from k={first} to k={last} minus "
+                                          "the MLP's", v, SWEEP_MARGIN, mean_sd(v)[0] > SWEEP_MARGIN)
+    if ex.project:
+        m = max(s.project_counts)
+        for arch in s.sweep_architectures:
+            v = ex.paired("project", "count", {"architecture": arch, "mode": "random", "count": m},
+                          {"architecture": arch, "mode": "top", "count": m})
+            out[f"project/{arch}"] = _claim(f"project/{arch}", f"accuracy with {m} random directions removed minus with "
+                                            f"the top {m} of G S G removed", v, PROJECT_MARGIN,
+                                            mean_sd(v)[0] > PROJECT_MARGIN and min(v) > 0)
+    for other in ("random", "reverse") if ex.prune else ():
+        v = ex.paired("prune", "fraction", {"mode": "geometry"}, {"mode": other})
+        m, sd = mean_sd(v)
+        se = sd / len(v) ** 0.5 if len(v) > 1 else float("inf")
+        out[f"prune/{other}"] = _claim(f"prune/{other}", f"accuracy after geometry pruning minus after {other} "
+                                       f"pruning (paired over fractions and seeds; holds above {PRUNE_SE:g} SE)", v,
+                                       PRUNE_SE * se, m > PRUNE_SE * se)
+    return out

@@ -1,0 +1,110 @@
+"""Chapter 10 (paperlib.chapters.hypothesis): presets, data, the tiny run end to end and the claims' verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from paperlib import gih
+from paperlib.chapters import hypothesis as H
+from paperlib.chapters.registry import Options
+
+
+def test_presets_are_checked():
+    for name, p in H.PRESETS.items():
+        assert isinstance(p, H.HypothesisPreset), name
+    with pytest.raises(ValueError, match="runs"):
+        H.PRESETS["tiny"].replace(runs=5)
+    with pytest.raises(ValueError, match="architectures"):
+        H.PRESETS["tiny"].replace(architectures=("transformer",))
+    with pytest.raises(ValueError, match="task_digits"):
+        H.PRESETS["tiny"].replace(task_digits=(3, 3))
+    with pytest.raises(ValueError, match="sweep_forms"):
+        H.PRESETS["tiny"].replace(sweep_forms=("cubic",))
+    with pytest.raises(TypeError, match="unknown"):
+        H.PRESETS["tiny"].replace(epoch=3)
+
+
+@pytest.mark.parametrize("arch", H.ARCHITECTURES)
+def test_every_architecture_maps_images_to_its_outputs(arch):
+    net = H.PRESETS["book"].factory(arch, 2)()
+    assert net(torch.zeros(3, 1, 32, 32)).shape == (3, 2)
+
+
+def test_the_resnet_uses_the_chosen_activation_in_its_blocks():
+    """The authors' ResNet blocks ignored the activation option; ours must not."""
+    net = H.build_network("resnet", depths=(1, 1, 1, 1), width=4, activation="tanh")
+    acts = {type(m).__name__ + ":" + getattr(m, "name", "") for m in net.modules() if "Activation" in type(m).__name__}
+    assert acts and all("tanh" in a for a in acts), acts
+
+
+def test_digit_pair_is_two_digits_in_channel_height_width_order():
+    x, y = H.digit_pair((4, 9), "test")
+    assert x.shape[1:] == (1, 32, 32) and set(y.tolist()) == {0, 1}
+    assert float(x[:, :, :2].abs().sum()) == 0.0 and float(x[:, :, :, -2:].abs().sum()) == 0.0  # zero padding
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+
+
+def test_squared_error_is_half_the_mean_square():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
+    x, y = torch.randn(5, 1, 2, 2), torch.randn(5)
+    assert torch.allclose(H.squared_error(net, (x, y)), 0.5 * (net(x).flatten() - y).square().mean())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    options = Options(device="cpu", cache_dir=str(tmp_path_factory.mktemp("cache")), progress=False, workers=1)
+    return H.run("tiny", options), options
+
+
+@pytest.mark.slow
+def test_the_tiny_run_fills_every_table(tiny):
+    ex, options = tiny
+    s = ex.settings
+    per_arch = s.groups * (s.epochs + 1)
+    for arch in s.architectures:
+        for labels in ("true", "random"):
+            rows = ex.rows("training", architecture=arch, labels=labels)
+            assert len(rows) == per_arch
+            assert all(-1 <= r["rho_GSG"] <= 1 for r in rows)
+    assert len(ex.sweep) == len(s.sweep_forms) * len(s.sweep_indices) * len(s.sweep_architectures) * len(s.seeds)
+    assert len(ex.project) == len(s.sweep_architectures) * len(s.seeds) * (1 + 3 * len(s.project_counts))
+    assert len(ex.prune) == len(s.prune_fractions) * 3 * len(s.seeds)
+    values, U = ex.directions
+    assert torch.all(values[:-1] >= values[1:]) and U.shape == (1024, 1024)
+    # the scores belong to the task's training images in their own order
+    x, _ = H.digit_pair(s.task_digits, "train")
+    assert torch.allclose(ex.scores, gih.geometry_scores(x, ex.direction_geometry.G))
+    verdicts = H.claims(ex)
+    assert {"init/mlp", "change/lenet/true", "sweep/linear", "project/lenet", "prune/random"} <= set(verdicts)
+    for c in verdicts.values():
+        assert isinstance(c.holds, bool) and c.name in c.line()
+    # a second run reads everything from the cache and gives the same numbers
+    again = H.run("tiny", options)
+    assert _plain(again.training) == _plain(ex.training) and again.sweep == ex.sweep
+
+
+def _plain(rows: list) -> list:
+    """The rows with NaN (which never equals itself) replaced by None."""
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+
+
+def test_claims_follow_their_thresholds():
+    """The verdicts are computed from the rows: a change aligned with G0 S G0 by more than the margin holds, one
+    below it does not."""
+    s = H.PRESETS["tiny"]
+    ex = H.HypothesisExperiment("custom", s)
+    for arch in s.architectures:
+        ex.init_check += [{"architecture": arch, "labels": "true", "group": g, "distance": 1.0, "tolerance": 2.0}
+                          for g in range(s.groups)]
+        for labels in ("true", "random"):
+            d = 0.9 if labels == "true" else 0.05
+            ex.training += [{"architecture": arch, "labels": labels, "group": g, "epoch": s.epochs, "d_GSG": d,
+                             "d_S": 0.1 if arch != "mlp" else d, "d_rot": 0.0} for g in range(s.groups)]
+    verdicts = H.claims(ex)
+    assert verdicts["init/lenet"].holds and verdicts["change/lenet/true"].holds
+    assert not verdicts["change/lenet/random"].holds and verdicts["change/mlp/true"].holds
+    assert dataclasses.asdict(verdicts["change/lenet/true"])["threshold"] == H.CHANGE_MARGIN
