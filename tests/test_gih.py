@@ -448,3 +448,95 @@ def test_in_shape_is_an_explicit_keyword_and_the_device_is_automatic():
         assert params["device"].default == "auto" and params["dtype"].default is torch.float32
         assert params["select"].default is None
     assert inspect.signature(gih.evolution_at_init).parameters["antithetic"].default is None
+
+
+# -- block statistics: unbiased squared norms, jackknife intervals, anisotropy -------------------------------------
+
+
+def test_block_product_estimates_the_squared_norm_without_bias():
+    """K noisy block estimates of a known matrix: the mean of tr(B_j B_l), j != l, is unbiased for ||M||^2 (the
+    split-half product for K = 2), while the squared norm of their mean is inflated by the noise."""
+    gen = torch.Generator().manual_seed(0)
+    M = torch.diag(torch.tensor([3.0, 1.0, 0.5, 0.0, 0.0, 0.0], dtype=torch.float64))
+    truth = float(M.square().sum())
+    for k in (2, 8):
+        unbiased, plain = [], []
+        for _ in range(2000):
+            noise = torch.randn(k, 6, 6, generator=gen, dtype=torch.float64) * 1.5
+            B = M + (noise + noise.transpose(1, 2)) / 2
+            flat = B.flatten(1)
+            unbiased.append(gih.unbiased_sq_norm(flat @ flat.T))
+            plain.append(float(B.mean(0).square().sum()))
+        u = torch.tensor(unbiased)
+        assert abs(float(u.mean()) - truth) < 4 * float(u.std()) / math.sqrt(len(u))
+        assert float(torch.tensor(plain).mean()) > truth + 1.0  # biased upwards by the noise
+    with pytest.raises(ValueError, match="gram"):
+        gih.unbiased_sq_norm(torch.ones(1, 1))
+
+
+def test_jackknife_interval_of_a_mean_is_the_t_interval():
+    x = torch.tensor([0.3, 1.2, -0.4, 2.2, 0.9, 1.1], dtype=torch.float64)
+    iv = gih.jackknife(lambda keep: float(x[keep].mean()), 6)
+    se = float(x.std() / math.sqrt(6))
+    assert iv.value == pytest.approx(float(x.mean())) and iv.se == pytest.approx(se)
+    assert iv.high - iv.value == pytest.approx(2.5706 * se, rel=1e-4)  # t_{5, 0.975}
+    assert format(iv, ".1f") == f"{iv.value:.1f} [{iv.low:.1f}, {iv.high:.1f}]".replace("-0.0", "0.0")
+    assert format(gih.Interval(-1e-5, -2e-5, 1.0, 0.1), ".2f") == "0.00 [0.00, 1.00]"  # no "-0.00"
+    with pytest.raises(ValueError, match="blocks"):
+        gih.jackknife(lambda keep: 0.0, 1)
+    P = gih.complement_projector(torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(P @ torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+
+
+def test_blocks_change_neither_the_networks_nor_the_estimates():
+    kw = dict(inputs=1, image_size=4, hidden=(8,), progress=False)
+    a = _average_geometry("mlp", 24, **kw)
+    b = _average_geometry("mlp", 24, blocks=4, chunk=5, **kw)  # chunks straddle the blocks
+    torch.testing.assert_close(a.G, b.G)
+    assert a.block_gram is None and b.block_gram.shape == (4, 4) and b.block_trace.shape == (4,)
+    parts = [_average_geometry("mlp", 6, **kw)]  # block 0 is networks 0..5
+    assert float(b.block_trace[0]) == pytest.approx(float(torch.trace(parts[0].G)), rel=1e-6)
+    x, y = torch.randn(6, 1, 3, 3), torch.ones(6)
+    e1 = _evolution_at_init("linear", x, y, 12, image_size=3, num_classes=1)
+    e4 = _evolution_at_init("linear", x, y, 12, image_size=3, num_classes=1, blocks=4, chunk=5)
+    torch.testing.assert_close(e1.delta, e4.delta)
+    torch.testing.assert_close(e4.blocks.mean(0), e4.delta)
+    assert e1.blocks is None
+    with pytest.raises(ValueError, match="blocks"):
+        e1.alignment_interval(e1.S)
+    with pytest.raises(ValueError, match="blocks"):
+        _evolution_at_init("linear", x, y, 2, image_size=3, blocks=3)
+
+
+def test_isotropy_test_has_power_against_a_known_anisotropy():
+    """The MLP's G is isotropic (anisotropic fraction 0 within its interval); the same MLP behind a fixed input
+    scaling, with the same number of networks, has the known fraction 0.25 and the test rejects isotropy."""
+    from paperlib.chapters.invariance import control_scale, scaled_mlp
+    kw = dict(inputs=1, progress=False, blocks=8, activation="gelu")
+    mlp = _average_geometry("mlp", 512, **kw)
+    scale = control_scale(0.25)
+    l2 = scale.flatten().double().square()
+    assert float(((l2 - l2.mean()).square().sum() / l2.square().sum())) == pytest.approx(0.25)
+    control = _average_geometry(functools.partial(scaled_mlp, scale, activation="gelu"), 512, in_shape=(1, 32, 32),
+                                route="stacked", **{k: v for k, v in kw.items() if k != "activation"})
+    a, c = mlp.anisotropy_interval(), control.anisotropy_interval()
+    assert a.low < 0.0 < a.high and a.high < 0.05
+    assert c.low > 0.15 and abs(c.value - 0.25) < 3 * c.se + 0.02
+    pr = mlp.participation_interval()
+    assert pr.low < 1024 < pr.high + 5 and mlp.participation_ratio < pr.low  # noise lowers the plain ratio
+
+
+def test_debiased_alignment_of_the_linear_model_is_minus_one_within_its_interval():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(10, 1, 3, 3, generator=gen)
+    y = torch.sign(torch.randn(10, generator=gen))
+    ev = _evolution_at_init("linear", x, y, 800, image_size=3, num_classes=1, blocks=10, dtype=torch.float64)
+    iv = ev.alignment_interval(ev.S)
+    assert iv.low < -1.0 < iv.high and iv.high - iv.low < 0.3
+    assert ev.alignment(ev.S) == pytest.approx(iv.value)
+    assert abs(ev.raw_alignment(ev.S)) < abs(iv.value) + 1e-9  # the raw value is pulled towards 0
+    top = torch.linalg.eigh(ev.S)[1][:, -1]
+    beyond = ev.alignment_interval(ev.S, project=top)
+    assert beyond.low < -1.0 < beyond.high
+    diff = ev.alignment_interval(ev.S, minus=2 * ev.S)
+    assert diff.value == pytest.approx(0.0, abs=1e-12)

@@ -50,6 +50,7 @@ __all__ = [
     "line_statistics",
     "LocationTest",
     "location_test",
+    "location_table",
     "random_line_pairs",
     "spread_selection",
     "pearson",
@@ -522,6 +523,20 @@ e j` of
     return LocationTest(n, observed, midpoint, shuffled,
                         (1 + int((d_perm <= observed + 1e-12).sum())) / (1 + permutations), r, p_rank,
                         float(centre.std()))
+
+
+def location_table(tests: dict[str, LocationTest], initial: dict[str, LocationTest] | None = None) -> str:
+    """A text table of :class:`~paperlib.chapters.core.LocationTest` results, one row per network (and per network
+    at initialisation where ``initial`` is given): lines, mean distance of the peaks from their transition, the
+    midpoint and shuffled-transition nulls, the permutation p-value, the rank correlation and its p-value."""
+    head = (f"{'network':>28} {'lines':>5} {'D':>6} {'midpoint':>8} {'shuffled':>8} {'p':>7} {'rank r':>7} "
+            f"{'p(r)':>7}")
+    rows = [head]
+    for label, group in (("trained", tests), ("initialisation", initial or {})):
+        for name, t in group.items():
+            rows.append(f"{name + ', ' + label:>28} {t.lines:5d} {t.distance:6.3f} {t.midpoint:8.3f} "
+                        f"{t.shuffled:8.3f} {t.p_shuffled:7.4f} {t.rank_correlation:7.2f} {t.p_rank:7.4f}")
+    return "\n".join(rows)
 
 
 def line_statistics(t: torch.Tensor, initial: torch.Tensor, initial_ends: torch.Tensor, final: torch.Tensor,

@@ -25,7 +25,7 @@ from .._checks import check_bool, check_choice, check_int, check_ints, resolve_d
 from ..models import ResNet
 from .core import (LineGeometry, LocationTest, PlaneGeometry, Preset, anchor_indices, cached, class_entropy,
                    class_changes, control_anchor_pairs, line_statistics, location_test, mean_sd, mean_sd_text,
-                   pearson, random_line_pairs, resolve, spread_selection)
+                   location_table, pearson, random_line_pairs, resolve, spread_selection)
 from .registry import Options, as_options
 
 __all__ = ["DeepPreset", "PRESETS", "CIFAR10_CLASSES", "DeepExperiment", "run", "deep_data", "NetworkContext",
@@ -751,20 +751,6 @@ def run(
 #: sampling step of a 24-step line; 1 decade is a factor of 10 in the area element; 0.3 a moderate correlation.
 CLAIM_THRESHOLDS = {"location_margin": 0.05, "alpha": 0.01, "prominence": 1.0, "partial": 0.3,
                     "plane": 0.5, "depth_gain": 0.5, "block_gain": 0.5}
-
-
-def location_table(tests: dict[str, LocationTest], initial: dict[str, LocationTest] | None = None) -> str:
-    """A text table of :class:`~paperlib.chapters.core.LocationTest` results, one row per network (and per network
-    at initialisation where ``initial`` is given): lines, mean distance of the peaks from their transition, the
-    midpoint and shuffled-transition nulls, the permutation p-value, the rank correlation and its p-value."""
-    head = (f"{'network':>28} {'lines':>5} {'D':>6} {'midpoint':>8} {'shuffled':>8} {'p':>7} {'rank r':>7} "
-            f"{'p(r)':>7}")
-    rows = [head]
-    for label, group in (("trained", tests), ("initialisation", initial or {})):
-        for name, t in group.items():
-            rows.append(f"{name + ', ' + label:>28} {t.lines:5d} {t.distance:6.3f} {t.midpoint:8.3f} "
-                        f"{t.shuffled:8.3f} {t.p_shuffled:7.4f} {t.rank_correlation:7.2f} {t.p_rank:7.4f}")
-    return "\n".join(rows)
 
 
 #: The statistics of :func:`summary_table`, in its order.

@@ -6,15 +6,15 @@ figure                           function                what
 ===============================  ======================  =========================================================
 ``invariance-spectra``           :func:`spectra`         eigenvalues of the average geometry G per architecture
 ``invariance-eigenvectors``      :func:`eigenvectors`    eigenvectors of G as images and their power spectra
-``invariance-alignment``         :func:`alignment`       alignment of Delta^0 with G S G, S and a random control
+``invariance-alignment``         :func:`alignment`       debiased alignments of Delta^0, 95 % intervals
 ``invariance-circles``           :func:`circles`         decision regions on the aligned and unaligned planes
-``invariance-axis-accuracy``     :func:`axis_accuracy`   axis accuracy during training on the two planes
-``invariance-sweep``             :func:`sweep`           test accuracy against the eigen-index of the label
+``invariance-axis-accuracy``     :func:`axis_accuracy`   balanced axis accuracy; against the sensitivity
+``invariance-sweep``             :func:`sweep`           test accuracy (mean, SE) against the eigen-index
 ===============================  ======================  =========================================================
 
 Building blocks (they take :class:`paperlib.gih.AverageGeometry` objects, rows of the experiment, or the
 experiment): :func:`spectra_plot`, :func:`eigen_figure`, :func:`alignment_plot`, :func:`circles_figure`,
-:func:`axis_accuracy_plot`, :func:`sweep_plot`.
+:func:`axis_accuracy_plot`, :func:`mechanism_plot`, :func:`sweep_plot`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from . import invariance as _invariance
 from .registry import Drawn, figure
 
 __all__ = ["spectra", "eigenvectors", "alignment", "circles", "axis_accuracy", "sweep", "spectra_plot", "eigen_figure",
-           "alignment_plot", "circles_figure", "axis_accuracy_plot", "sweep_plot", "EIGEN_INDICES"]
+           "alignment_plot", "circles_figure", "axis_accuracy_plot", "mechanism_plot", "sweep_plot", "EIGEN_INDICES"]
 
 #: Display names and colours of the architectures.
 NAMES = {"linear": "linear", "mlp": "MLP", "lenet": "LeNet", "resnet": "ResNet"}
@@ -79,18 +79,24 @@ def eigen_figure(geometries: Mapping[str, object], indices: Sequence[int] = (0, 
     return fig
 
 
-def alignment_plot(rows: Sequence[Mapping], *, ax: Axes | None = None) -> Axes:
-    r"""Bars of :math:`-\rho(\Delta^0, M)` for :math:`M = G S G`, :math:`S` and :math:`G R G` (random :math:`R`
-    with :math:`S`'s spectrum), one group per architecture (rows of
-    the ``alignments`` of a :class:`paperlib.chapters.invariance.GIHExperiment`)."""
+def alignment_plot(rows: Sequence[Mapping], view: str = "beyond", *, ax: Axes | None = None) -> Axes:
+    r"""Bars of the debiased :math:`-\tilde\rho(\Delta^0, M)` for :math:`M = G S G`, :math:`S` and :math:`G R G`
+    (random :math:`R` with :math:`S`'s spectrum), one group per architecture, with their 95 % jackknife intervals
+    (rows of the ``alignments`` of a :class:`paperlib.chapters.invariance.GIHExperiment` of one ``view``:
+    ``"full"`` or ``"beyond"`` the top eigenvector of :math:`S`)."""
     ax = get_axes(ax)
+    rows = [r for r in rows if r["view"] == view]
     keys = [("GSG", "$GSG$", "tab:red"), ("S", "$S$", "tab:orange"), ("random", "$GRG$ (control)", "0.6")]
     x = np.arange(len(rows))
     for k, (key, label, color) in enumerate(keys):
-        ax.bar(x + (k - 1) * 0.27, [-r[key] for r in rows], 0.27, label=label, color=color)
+        v = np.array([-r[key].value for r in rows])  # the interval of -rho is [-high, -low]
+        err = np.nan_to_num(np.array([[v[i] + r[key].high, -r[key].low - v[i]] for i, r in enumerate(rows)]).T,
+                            nan=0.0).clip(0)
+        ax.bar(x + (k - 1) * 0.27, np.nan_to_num(v), 0.27, yerr=err, capsize=2, label=label, color=color)
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(x, [NAMES.get(r["architecture"], r["architecture"]) for r in rows])
-    ax.set(ylabel=r"$-\rho(\Delta^0, M)$ (debiased)", title=r"alignment of $\Delta^0$ at initialisation")
+    title = "beyond the top direction of $S$" if view == "beyond" else "full matrices"
+    ax.set(ylabel=r"$-\tilde\rho(\Delta^0, M)$ (debiased)", title=title)
     ax.legend(frameon=False, fontsize=8)
     return ax
 
@@ -122,7 +128,7 @@ def circles_figure(experiment: object, *, points: int = 400) -> Figure:
 
 
 def axis_accuracy_plot(experiment: object, *, ax: Axes | None = None) -> Axes:
-    """Axis accuracy after every epoch (mean over seeds, thin lines per seed), per architecture (colour) and plane
+    """Balanced axis accuracy after every epoch (mean over seeds, thin lines per seed), per architecture (colour) and plane
     (solid: aligned, dashed: unaligned)."""
     ax = get_axes(ax)
     rows = get_field(experiment, "circles")
@@ -132,19 +138,41 @@ def axis_accuracy_plot(experiment: object, *, ax: Axes | None = None) -> Axes:
             ax.plot(h.T, color=COLORS.get(arch), ls=PLANE_STYLE[plane], lw=0.6, alpha=0.5)
             ax.plot(h.mean(0), color=COLORS.get(arch), ls=PLANE_STYLE[plane], lw=2,
                     label=f"{NAMES.get(arch, arch)}, {plane}")
-    ax.set(xlabel="epoch", ylabel="axis accuracy", ylim=(-0.02, 1.02),
-           title="outer points that only the second direction separates")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set(xlabel="epoch", ylabel="balanced axis accuracy", ylim=(0.4, 1.02),
+           title="points that only the second direction separates")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def mechanism_plot(experiment: object, *, ax: Axes | None = None) -> Axes:
+    r"""Per trained network (colour: architecture; marker: plane): the balanced axis accuracy against the
+    trained network's sensitivity along the second direction relative to the first,
+    :math:`\log_{10} e_2^\top G_t e_2 / e_1^\top G_t e_1` (:func:`paperlib.chapters.invariance.sensitivity_ratio`)."""
+    ax = get_axes(ax)
+    rows = get_field(experiment, "circles")
+    for arch in dict.fromkeys(r["architecture"] for r in rows):
+        for plane, marker in (("aligned", "o"), ("unaligned", "^")):
+            pts = [(r["sensitivity"], r["axis_accuracy"]) for r in rows if r["architecture"] == arch
+                   and r["plane"] == plane]
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS.get(arch), marker=marker, s=30,
+                       label=f"{NAMES.get(arch, arch)}, {plane}")
+    ax.set(xlabel=r"$\log_{10}\, e_2^\top G_t e_2 / e_1^\top G_t e_1$ (trained)",
+           ylabel="balanced axis accuracy", title="invariance along the second direction")
+    ax.legend(frameon=False, fontsize=7)
     return ax
 
 
 def sweep_plot(rows: Sequence[Mapping], *, ax: Axes | None = None) -> Axes:
-    r"""Test accuracy against the eigen-index ``k`` of the direction :math:`u_k` carrying the label, per
-    architecture (rows of :attr:`paperlib.chapters.invariance.GIHExperiment.sweep`)."""
+    r"""Test accuracy (mean over seeds, error bars: standard error) against the eigen-index ``k`` of the
+    direction :math:`u_k` carrying the label, per architecture (rows of
+    :attr:`paperlib.chapters.invariance.GIHExperiment.sweep`)."""
     ax = get_axes(ax)
     for arch in dict.fromkeys(r["architecture"] for r in rows):
-        pts = sorted((r["index"], r["accuracy"]) for r in rows if r["architecture"] == arch)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=COLORS.get(arch), label=NAMES.get(arch, arch))
+        ks = sorted({r["index"] for r in rows if r["architecture"] == arch})
+        acc = [np.array([r["accuracy"] for r in rows if r["architecture"] == arch and r["index"] == k]) for k in ks]
+        se = [a.std(ddof=1) / np.sqrt(len(a)) if len(a) > 1 else 0.0 for a in acc]
+        ax.errorbar(ks, [a.mean() for a in acc], yerr=se, fmt="o-", capsize=3, color=COLORS.get(arch),
+                    label=NAMES.get(arch, arch))
     ax.set_xscale("symlog", linthresh=1)
     ax.set(xlabel="eigen-index $k$ of the ResNet's $G$", ylabel="test accuracy", ylim=(0.45, 1.02),
            title="a label along one eigenvector $u_k$")
@@ -168,8 +196,10 @@ def spectra(ex: _invariance.GIHExperiment) -> Drawn:
     spectra_plot(ex.geometry, ax=ax)
     numbers = {"settings": ex.settings, "geometry": {
         arch: {"eigenvalues": g.eigen[0], "participation_ratio": g.participation_ratio,
+               "participation_interval": g.participation_interval(), "anisotropy": g.anisotropy_interval(),
                "isotropy_ratio": g.isotropy_ratio, "relative_error": g.relative_error, "networks": g.networks,
-               "inputs": g.inputs, "route": g.route} for arch, g in ex.geometry.items()}}
+               "inputs": g.inputs, "route": g.route} for arch, g in ex.geometry.items()},
+        "control_anisotropy": ex.control.anisotropy_interval(), "control_truth": ex.settings.control_anisotropy}
     return Drawn((("", fig),), numbers)
 
 
@@ -188,12 +218,14 @@ def eigenvectors(ex: _invariance.GIHExperiment) -> Drawn:
 
 
 @figure("invariance-alignment", chapter=9, source=_invariance.run,
-        description="alignment of Delta^0 with G S G, S and a random control at initialisation")
+        description="debiased alignment of Delta^0 with G S G, S and a random control, with 95 % intervals")
 def alignment(ex: _invariance.GIHExperiment) -> Drawn:
-    r"""The alignments of :math:`\Delta^0` per architecture (:func:`alignment_plot`)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
-    alignment_plot(ex.alignments, ax=ax)
-    return Drawn((("", fig),), {"settings": ex.settings, "alignments": ex.alignments,
+    r"""The debiased alignments of :math:`\Delta^0` per architecture, full and beyond the top direction of
+    :math:`S` (:func:`alignment_plot`)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    for ax, view in zip(axes, ("full", "beyond")):
+        alignment_plot(ex.alignments, view, ax=ax)
+    return Drawn((("", fig),), {"settings": ex.settings, "alignments": ex.alignments, "data_mean": ex.data_mean,
                                 "plane_curvature": ex.plane_curvature})
 
 
@@ -214,11 +246,13 @@ def circles(ex: _invariance.GIHExperiment) -> Drawn:
 
 
 @figure("invariance-axis-accuracy", chapter=9, source=_invariance.run,
-        description="axis accuracy during training on the two planes")
+        description="balanced axis accuracy during training, and against the trained networks' sensitivity")
 def axis_accuracy(ex: _invariance.GIHExperiment) -> Drawn:
-    """The axis accuracy against epoch per architecture and plane (:func:`axis_accuracy_plot`)."""
-    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    """The balanced axis accuracy against epoch per architecture and plane (:func:`axis_accuracy_plot`), and
+    after training against the sensitivity along the second direction (:func:`mechanism_plot`)."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     axis_accuracy_plot(ex, ax=ax)
+    mechanism_plot(ex, ax=bx)
     return Drawn((("", fig),), {"settings": ex.settings, "circles": ex.circles,
                                 "circle_gap_axis_accuracy": {a: ex.circle_gap(a)
                                                              for a in ex.settings.circle_architectures}})

@@ -78,7 +78,8 @@ The package's modules, whose public names are all re-exported here (``paperlib.g
 (the architectures of the paper, :func:`network`, parameters drawn in stacked form, the networks of an estimate),
 ``paperlib.gih.gradients`` (input gradients of one or of stacked networks), ``paperlib.gih.average``
 (:func:`average_geometry`, :class:`AverageGeometry`, :func:`combine`, the routes), ``paperlib.gih.matrices``
-(alignment, participation ratio, second moment, rotated control, eigen-images, power spectra) and
+(alignment, participation ratio, second moment, rotated control, eigen-images, power spectra, unbiased
+block statistics and jackknife intervals) and
 ``paperlib.gih.evolution`` (:func:`evolution_at_init`, :class:`Evolution`).
 """
 
@@ -86,8 +87,13 @@ from . import average, evolution, gradients, matrices, networks
 from .average import ROUTES, AverageGeometry, _chunk_rows_modules, _ROUTE, _Sums, average_geometry, combine
 from .evolution import Evolution, _delta_rows, evolution_at_init
 from .gradients import OUTPUTS, input_gradients
-from .matrices import alignment, eigen_images, participation_ratio, power_spectrum, rotated_like, second_moment
+from .matrices import (Interval, alignment, complement_projector, eigen_images, jackknife, participation_ratio,
+                       power_spectrum, rotated_like, second_moment, unbiased_sq_norm)
 from .networks import ARCHITECTURES, _SEED_STRIDE, network, stacked_parameters
+from . import training
+from .training import (LABEL_FORMS, PRUNE_MODES, eigen_directions, geometry_during_training, geometry_from_rows,
+                       geometry_scores, network_geometry, network_rows, project_out, projection_labels, prune,
+                       random_directions, velocity)
 
 __all__ = [
     "ARCHITECTURES",
@@ -107,6 +113,19 @@ __all__ = [
     "rotated_like",
     "eigen_images",
     "power_spectrum",
+    "network_rows",
+    "geometry_from_rows",
+    "network_geometry",
+    "geometry_during_training",
+    "velocity",
+    "eigen_directions",
+    "LABEL_FORMS",
+    "projection_labels",
+    "project_out",
+    "random_directions",
+    "geometry_scores",
+    "PRUNE_MODES",
+    "prune",
 ]
 
 # The private names above are bound here for the code that reads them (paperlib.chapters.invariance digests the

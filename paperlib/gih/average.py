@@ -18,7 +18,7 @@ from .. import distributed as _dist
 from .._checks import check_choice, check_float_dtype, check_int, check_number, check_select, resolve_device
 from ..workers import progress_bar, progress_enabled
 from .gradients import OUTPUTS, _gradient_rows, _stacked_rows
-from .matrices import eigen_images, participation_ratio
+from .matrices import Interval, eigen_images, jackknife, participation_ratio, unbiased_sq_norm
 from .networks import _SEED_STRIDE, _factory, _Networks, _points
 
 
@@ -27,17 +27,29 @@ ROUTES = ("auto", "modules", "stacked")
 _ROUTE: dict[tuple, str] = {}
 
 class _Sums:
-    """Running sums of an average-geometry estimate: :math:`\\sum_k A_k` (float64) and :math:`\\sum_k \\|A_k\\|_F^2`."""
+    """Running sums of an average-geometry estimate: :math:`\\sum_k A_k` (float64) and :math:`\\sum_k \\|A_k\\|_F^2`;
+    with ``bounds`` (block ``b`` holds the networks ``bounds[b] .. bounds[b + 1] - 1``) also the sum of each block.
+    ``offset``: the index of the first network added (a rank's shard)."""
 
-    def __init__(self, d: int, device: torch.device):
+    def __init__(self, d: int, device: torch.device, bounds: list[int] | None = None, offset: int = 0):
         self.total = torch.zeros(d, d, dtype=torch.float64, device=device)
-        self.sq, self.n = 0.0, 0
+        self.sq, self.n, self.offset, self.bounds = 0.0, 0, offset, bounds
+        self.blocks = None if bounds is None else torch.zeros(len(bounds) - 1, d, d, dtype=torch.float64,
+                                                              device=device)
 
     def add(self, rows: torch.Tensor) -> None:
-        """``rows: (n, M, D)``: ``M`` gradient rows of each of ``n`` networks."""
+        """``rows: (n, M, D)``: ``M`` gradient rows of each of ``n`` networks (the next ``n`` in order)."""
         m = rows.shape[1]
         flat = rows.reshape(-1, rows.shape[-1])
-        self.total += (flat.T @ flat).double() / m
+        A = (flat.T @ flat).double() / m
+        self.total += A
+        if self.blocks is not None:
+            first = self.offset + self.n
+            for b in range(len(self.bounds) - 1):
+                lo, hi = max(self.bounds[b], first) - first, min(self.bounds[b + 1], first + rows.shape[0]) - first
+                if lo < hi:
+                    part = rows[lo:hi].reshape(-1, rows.shape[-1])
+                    self.blocks[b] += A if hi - lo == rows.shape[0] else (part.T @ part).double() / m
         gram = (rows @ rows.transpose(1, 2)).double()
         self.sq += float(gram.square().sum()) / m ** 2
         self.n += rows.shape[0]
@@ -56,6 +68,10 @@ class AverageGeometry:
             ``"logits"``; route: the route used; in_shape: the input shape (``D = prod(in_shape)``).
         sum_sq: :math:`\sum_k \|A_k\|_F^2` (for the Monte-Carlo error and for :func:`combine`).
         seconds: wall time of the estimate.
+        block_gram, block_trace: with ``average_geometry(blocks=K)``, the ``(K, K)`` Gram matrix
+            :math:`\operatorname{tr}(\hat G_j \hat G_l)` and the ``(K,)`` traces :math:`\operatorname{tr}\hat G_j` of the
+            means of ``K`` disjoint contiguous blocks of networks (independent estimates), for the unbiased
+            statistics :meth:`anisotropy_interval` and :meth:`participation_interval`; else ``None``.
 
     Example:
         >>> est = average_geometry("linear", networks=8, inputs=1, image_size=2)  # D = 4
@@ -75,6 +91,8 @@ class AverageGeometry:
     in_shape: tuple[int, ...]
     sum_sq: float
     seconds: float = 0.0
+    block_gram: torch.Tensor | None = None
+    block_trace: torch.Tensor | None = None
 
     @property
     def standard_error(self) -> float:
@@ -109,6 +127,31 @@ class AverageGeometry:
         d = self.G.shape[0]
         iso = torch.eye(d, dtype=self.G.dtype, device=self.G.device) * (torch.trace(self.G) / d)
         return float(torch.linalg.matrix_norm(self.G - iso)) / self.standard_error
+
+    def _block_statistic(self, which: str, level: float) -> Interval:
+        if self.block_gram is None or self.block_gram.shape[0] < 3:
+            raise ValueError("this estimate has no blocks: use average_geometry(..., blocks=K), K >= 3")
+        gram, t = self.block_gram.double().cpu(), self.block_trace.double().cpu()
+        d = self.G.shape[0]
+
+        def stat(keep):
+            norm2, tr2 = unbiased_sq_norm(gram[keep][:, keep]), unbiased_sq_norm(torch.outer(t[keep], t[keep]))
+            return (norm2 - tr2 / d) / norm2 if which == "anisotropy" else tr2 / norm2
+        return jackknife(stat, gram.shape[0], level=level)
+
+    def anisotropy_interval(self, level: float = 0.95) -> Interval:
+        r"""The anisotropic fraction of :math:`G`'s squared norm, :math:`a = \lVert G - \bar\lambda I\rVert_F^2 /
+        \lVert G\rVert_F^2 = 1 - (\operatorname{tr} G)^2 / (D \lVert G\rVert_F^2)` (0 for :math:`G \propto I`,
+        :math:`1 - 1/D` for rank one), with :math:`\lVert G\rVert_F^2` and :math:`(\operatorname{tr} G)^2` estimated
+        without bias from products of different blocks (:func:`unbiased_sq_norm`), so that Monte-Carlo noise does
+        not count as anisotropy; a jackknife interval over the blocks (needs :attr:`block_gram`)."""
+        return self._block_statistic("anisotropy", level)
+
+    def participation_interval(self, level: float = 0.95) -> Interval:
+        r"""The participation ratio :math:`(\operatorname{tr} G)^2 / \lVert G\rVert_F^2` of the true :math:`G`,
+        estimated without the noise bias (as :meth:`anisotropy_interval`; noise lowers the plain
+        :attr:`participation_ratio`), with a jackknife interval over the blocks."""
+        return self._block_statistic("participation", level)
 
     def eigen_images(self, k: int = 8, start: int = 0) -> torch.Tensor:
         """Eigenvectors ``start .. start + k - 1`` as images ``(k, *in_shape)`` (:func:`eigen_images`)."""
@@ -146,7 +189,8 @@ def combine(estimates: Sequence[AverageGeometry]) -> AverageGeometry:
     G = sum(e.G * e.networks for e in estimates) / n
     routes = sorted({e.route for e in estimates})
     return dataclasses.replace(first, G=G, networks=n, sum_sq=sum(e.sum_sq for e in estimates),
-                               route="+".join(routes), seconds=sum(e.seconds for e in estimates))
+                               route="+".join(routes), seconds=sum(e.seconds for e in estimates),
+                               block_gram=None, block_trace=None)  # blocks of different estimates are not combined
 
 
 def _chunk_rows_modules(nets: _Networks, seeds, inputs, sigma_x, shape, output, dtype, dev) -> torch.Tensor:
@@ -208,6 +252,7 @@ def average_geometry(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "auto",
     progress: bool | None = None,
+    blocks: int = 1,
     distributed: bool | None = None,
     **network_kwargs,
 ) -> AverageGeometry:
@@ -253,6 +298,9 @@ def average_geometry(
             and its choice sent to every rank, so all ranks round alike. ``None`` (default): split when a process
             group with more than one rank is initialised; ``False``: this process computes all networks itself;
             ``True``: split (``RuntimeError`` without a process group). ``seconds`` is this rank's wall time.
+        blocks: also sum ``blocks`` disjoint contiguous blocks of the networks and return their Gram matrix and
+            traces (:attr:`AverageGeometry.block_gram`; ``1``: none), for the unbiased anisotropy and participation
+            ratio; the networks and :math:`\hat G` do not depend on it.
         network_kwargs: options of :func:`network` for a named architecture (``image_size``, ``hidden``, ...).
 
     Returns:
@@ -293,11 +341,15 @@ def average_geometry(
         fn = _chunk_rows_modules if r == "modules" else _chunk_rows_stacked
         return fn(nets, seeds, inputs, sigma_x, shape, output, dtype, dev)
 
-    start, sums = time.perf_counter(), _Sums(math.prod(shape), dev)
+    nblocks = check_int(blocks, "blocks", min=1, max=n)
+    bounds = [b * n // nblocks for b in range(nblocks + 1)] if nblocks > 1 else None
     seeds = [seed * _SEED_STRIDE + k for k in range(n)]
+    offset = 0
     if split:  # this rank's networks; the same seeds as one process
         _dist.agree(n, inputs, seed, step, what="networks, inputs, seed and chunk")
+        offset = _dist.shard(n).start
         seeds = seeds[_dist.shard(n)]
+    start, sums = time.perf_counter(), _Sums(math.prod(shape), dev, bounds, offset)
     done = 0
     if route == "auto":
         pilot = seeds[: min(len(seeds), 16, step)]
@@ -329,7 +381,13 @@ def average_geometry(
         total = _dist.all_reduce_sum(sums.total)
         rest = _dist.all_reduce_sum(torch.tensor([sums.sq, sums.n], dtype=torch.float64, device=dev))
         sums.total, sums.sq, sums.n = total, float(rest[0]), int(rest[1])
+        if sums.blocks is not None:
+            sums.blocks = _dist.all_reduce_sum(sums.blocks)
         if sums.n != n:
             raise RuntimeError(f"paperlib.gih: the ranks measured {sums.n} networks in all, not {n}")
+    gram = trace = None
+    if sums.blocks is not None:
+        means = sums.blocks / torch.tensor(bounds, dtype=torch.float64, device=dev).diff()[:, None, None]
+        gram, trace = (means.flatten(1) @ means.flatten(1).T).cpu(), torch.diagonal(means, dim1=1, dim2=2).sum(1).cpu()
     return AverageGeometry(sums.total / n, n, inputs, sigma_x, output, route, shape, sums.sq,
-                           time.perf_counter() - start)
+                           time.perf_counter() - start, gram, trace)

@@ -15,7 +15,7 @@ from torch.func import functional_call, grad, jvp, vmap
 from .. import distributed as _dist
 from .._checks import check_bool, check_float_dtype, check_int, check_number, check_select, resolve_device
 from .gradients import _scalars
-from .matrices import alignment, second_moment
+from .matrices import Interval, alignment, complement_projector, jackknife, second_moment, unbiased_sq_norm
 from .networks import _SEED_STRIDE, _factory, _Networks, _pick, _points
 
 
@@ -30,7 +30,11 @@ class Evolution:
     Attributes:
         delta, G, S: ``(D, D)`` float64; networks: ``N``, the Monte-Carlo samples (pairs of twins with
             ``antithetic``, else networks); delta_sum_sq: :math:`\sum_k\|\Delta_k\|_F^2` over them;
-            antithetic: whether every network was paired with its twin (:func:`evolution_at_init`).
+            antithetic: whether every network was paired with its twin (:func:`evolution_at_init`);
+            blocks: ``(K, D, D)`` float64, the means of ``K`` disjoint contiguous blocks of the samples (independent
+            estimates of :math:`\Delta^0`, ``evolution_at_init(blocks=K)``), or ``None``. With blocks,
+            :math:`\lVert\Delta^0\rVert_F^2` is estimated without bias from products of different blocks
+            (:func:`unbiased_sq_norm`) and :meth:`alignment_interval` gives a jackknife interval.
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -48,6 +52,7 @@ class Evolution:
     networks: int
     delta_sum_sq: float
     antithetic: bool = True
+    blocks: torch.Tensor | None = None
 
     @property
     def standard_error(self) -> float:
@@ -69,15 +74,66 @@ class Evolution:
 
     def alignment(self, M: torch.Tensor, *, debiased: bool = True) -> float:
         r""":math:`\rho(\Delta^0, M)` (:func:`alignment`). ``debiased``: the Monte-Carlo noise inflates
-        :math:`\|\hat\Delta\|_F^2` by :math:`\mathrm{SE}^2` on average while leaving :math:`\operatorname{tr}
-        (\hat\Delta M)` unbiased, so the norm is replaced by :math:`\sqrt{\|\hat\Delta\|_F^2 - \mathrm{SE}^2}`
-        (``nan`` when the noise is larger than the estimate)."""
+        :math:`\|\hat\Delta\|_F^2` while leaving :math:`\operatorname{tr}(\hat\Delta M)` unbiased, so the norm is
+        replaced by an estimate of :math:`\|\Delta^0\|_F`: with :attr:`blocks`, the unbiased one from products of
+        different blocks (:func:`unbiased_sq_norm`); without, :math:`\sqrt{\|\hat\Delta\|_F^2 - \mathrm{SE}^2}`.
+        ``nan`` when the estimate of the squared norm is not positive (noise larger than the signal). The debiased
+        value is a ratio of noisy estimates, not a cosine: with few samples it can leave [-1, 1] (by about its
+        interval's half-width, :meth:`alignment_interval`); it is not clipped."""
         rho = alignment(self.delta, M)
         if not debiased:
             return rho
+        if self.blocks is not None and self.blocks.shape[0] >= 3:
+            return self.alignment_interval(M).value
         norm2 = float(self.delta.square().sum())
         signal = norm2 - self.standard_error ** 2
         return rho * math.sqrt(norm2 / signal) if signal > 0 else math.nan
+
+    def _block_terms(self, M: torch.Tensor, project: torch.Tensor | None):
+        """``(tr(B_j M') (K,), gram tr(B_j B_l) (K, K), tr(M'^2))`` of the blocks, projected by ``P`` when given."""
+        if self.blocks is None or self.blocks.shape[0] < 3:
+            raise ValueError("this Evolution has no blocks: estimate it with evolution_at_init(..., blocks=K), K >= 3")
+        B, M = self.blocks, M.to(self.blocks.device, torch.float64)
+        if project is not None:
+            P = complement_projector(project.to(B.device))
+            B, M = P @ B @ P, P @ M @ P
+        flat = B.flatten(1)
+        return flat @ M.flatten(), flat @ flat.T, float(M.square().sum())
+
+    def alignment_interval(self, M: torch.Tensor, *, project: torch.Tensor | None = None,
+                           minus: torch.Tensor | None = None, level: float = 0.95) -> Interval:
+        r"""The debiased alignment :math:`\tilde\rho(\Delta^0, M) = \overline{\operatorname{tr}(B_j M)} /
+        \sqrt{U \operatorname{tr} M^2}`, :math:`U` = :func:`unbiased_sq_norm` of the blocks' Gram matrix, with a
+        delete-one-block jackknife interval (:func:`jackknife`; needs :attr:`blocks`).
+
+        Args:
+            M: ``(D, D)``; project: directions ``(D,)`` or ``(D, r)`` to project out of both matrices first
+                (:func:`complement_projector`: the alignment *beyond* them); minus: another ``(D, D)`` matrix: the
+                interval of the contrast :math:`|\tilde\rho(\Delta^0, M)| - |\tilde\rho(\Delta^0, \text{minus})|`
+                instead; level: of the interval.
+
+        Returns:
+            :class:`Interval` (``nan`` value where the squared-norm estimate is not positive).
+        """
+        terms = [self._block_terms(A, project) for A in ((M,) if minus is None else (M, minus))]
+
+        def rho(keep, a, gram, m2):
+            u = unbiased_sq_norm(gram[keep][:, keep])
+            return float(a[keep].mean()) / math.sqrt(u * m2) if u > 0 else math.nan
+
+        if minus is None:
+            return jackknife(lambda keep: rho(keep, *terms[0]), self.blocks.shape[0], level=level)
+        return jackknife(lambda keep: abs(rho(keep, *terms[0])) - abs(rho(keep, *terms[1])), self.blocks.shape[0],
+                         level=level)
+
+    def raw_alignment(self, M: torch.Tensor, *, project: torch.Tensor | None = None) -> float:
+        r""":math:`\rho(\hat\Delta, M)` of the estimate itself (biased towards 0 by its noise), after projecting
+        out ``project`` from both (as :meth:`alignment_interval`)."""
+        D, M = self.delta, M.to(self.delta.device, torch.float64)
+        if project is not None:
+            P = complement_projector(project.to(D.device))
+            D, M = P @ D @ P, P @ M @ P
+        return alignment(D, M)
 
 
 def _delta_rows(template: nn.Module, output: str, select: int | str | None = None,
@@ -122,6 +178,7 @@ def evolution_at_init(
     seed: int = 0,
     chunk: int = 16,
     antithetic: bool | None = None,
+    blocks: int = 1,
     select: int | str | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "auto",
@@ -157,6 +214,9 @@ def evolution_at_init(
         chunk: networks differentiated together.
         antithetic: pair every network with its twin (above); ``None``: ``True`` for a named architecture,
             ``False`` for a factory.
+        blocks: keep the means of ``blocks`` disjoint contiguous blocks of the samples (pairs) as well
+            (:attr:`Evolution.blocks`; ``1``: none kept), for unbiased norms and jackknife intervals. Blocks and
+            chunks never share a sample, so the networks and the estimate do not depend on ``blocks``.
         dtype: precision of the networks (float32 default, as :func:`average_geometry`: the Monte-Carlo error
             dwarfs its rounding; the sums are kept in float64).
         distributed: split the networks (pairs) across the ranks of ``torch.distributed``, as in
@@ -190,6 +250,7 @@ def evolution_at_init(
     sigma_x = check_number(sigma_x, "sigma_x", min=0, open_min=True)
     step = check_int(chunk, "chunk", min=1)
     check_int(seed, "seed", min=0)
+    nblocks = check_int(blocks, "blocks", min=1, max=n)
     twins = named if antithetic is None else check_bool(antithetic, "antithetic")
     check_select(select)
     check_float_dtype(dtype)
@@ -218,6 +279,8 @@ def evolution_at_init(
     X, Y = x.to(dev, dtype), y.to(dev, dtype)
     delta = torch.zeros(d, d, dtype=torch.float64, device=dev)
     G, sq = torch.zeros_like(delta), 0.0
+    parts = torch.zeros(nblocks, d, d, dtype=torch.float64, device=dev) if nblocks > 1 else None
+    bounds = [b * n // nblocks for b in range(nblocks + 1)]  # block b: samples bounds[b] .. bounds[b + 1] - 1
     split = _dist.use(distributed)
     if split:
         _dist.agree(n, seed, step, inputs, what="networks, seed, chunk and inputs")
@@ -225,8 +288,10 @@ def evolution_at_init(
 
     def accumulate() -> None:
         nonlocal delta, G, sq
-        for i in range(mine.start, mine.stop, step):
-            seeds = [seed * _SEED_STRIDE + k for k in range(i, min(mine.stop, i + step))]
+        starts = [(b, i) for b in range(nblocks) for i in range(max(bounds[b], mine.start),
+                                                               min(bounds[b + 1], mine.stop), step)]
+        for b, i in starts:
+            seeds = [seed * _SEED_STRIDE + k for k in range(i, min(mine.stop, bounds[b + 1], i + step))]
             params, buffers, per_network = nets.stacked(seeds)
             xs = torch.stack([_points(s, inputs, shape, dtype) for s in seeds]).to(dev) * sigma_x
             if twins:  # (m, 2B, D): a pair (network, twin) is one sample of the estimate
@@ -240,6 +305,8 @@ def evolution_at_init(
             rows = g.shape[1]
             a = u.flatten(0, 1).T @ g.flatten(0, 1) / rows  # sum over samples of sum_r u_r g_r^T / rows
             delta += a + a.T
+            if parts is not None:
+                parts[b] += a + a.T
             G += g.flatten(0, 1).T @ g.flatten(0, 1) / rows
             # ||A + A^T||^2 = 2 ||A||^2 + 2 tr(A A) per sample, A = U^T Gr / rows, from rows x rows Gram matrices
             uu, gg, ug = u @ u.transpose(1, 2), g @ g.transpose(1, 2), u @ g.transpose(1, 2)
@@ -250,5 +317,10 @@ def evolution_at_init(
     else:  # Delta, G and the sum of squares over all ranks
         _dist.all_succeed(accumulate)
         delta, G = _dist.all_reduce_sum(delta), _dist.all_reduce_sum(G)
+        if parts is not None:
+            parts = _dist.all_reduce_sum(parts)
         sq = float(_dist.all_reduce_sum(torch.tensor([sq], dtype=torch.float64, device=dev))[0])
-    return Evolution(delta / n, G / n, second_moment(x), n, sq, twins)
+    if parts is not None:
+        parts /= torch.tensor([bounds[b + 1] - bounds[b] for b in range(nblocks)], dtype=torch.float64,
+                              device=dev)[:, None, None]
+    return Evolution(delta / n, G / n, second_moment(x), n, sq, twins, parts)
