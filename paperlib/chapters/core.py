@@ -444,11 +444,10 @@ class LocationTest:
         distance: mean over lines of the distance of the peak from the line's transition interval.
         midpoint: the same for a "peak" at :math:`t = 1/2` on every line (the midpoint null: a network whose peak
             sits in the middle of any line, wherever its boundary is).
-        shuffled: the mean distance of the peak of line :math:`i` from the transition of line :math:`j 
-e i`
+        shuffled: the mean distance of the peak of line :math:`i` from the transition of line :math:`j \ne i`
             (the shuffled-transition null: peaks and transitions of the same lines, paired wrongly).
-        p_shuffled: permutation p-value of ``distance`` against shuffled pairings, :math:`(1 + \#\{\pi:
-            ar D_\pi \le ar D\}) / (1 + n_\pi)`.
+        p_shuffled: permutation p-value of ``distance`` against random pairings :math:`\pi`,
+            :math:`(1 + \#\{\pi: \bar D_\pi \le \bar D\}) / (1 + n_\pi)`.
         rank_correlation: Spearman correlation across lines of the peak position with the centre of the
             transition interval (does the peak *track* the transition?).
         p_rank: its one-sided permutation p-value, :math:`(1 + \#\{\pi: r_\pi \ge r\}) / (1 + n_\pi)`.
@@ -476,12 +475,11 @@ def location_test(peaks: Sequence[float], lower: Sequence[float], upper: Sequenc
                   permutations: int = 10000, seed: int = 0) -> LocationTest:
     r"""Test whether peaks along lines sit at the lines' class transitions (:class:`LocationTest`).
 
-    With the peak :math:`t^*_i` of line :math:`i` and its transition interval :math:`[c^-_i, c^+_i]` (the first and
-    the last class change, :func:`class_changes`), :math:`D(t, i) = \operatorname{dist}(t, [c^-_i, c^+_i])`; the
-    statistic is :math:`ar D = \operatorname{mean}_i D(t^*_i, i)`, compared with the midpoint null
-    :math:`\operatorname{mean}_i D(1/2, i)`, with the mean over wrong pairings :math:`i 
-e j` of
-    :math:`D(t^*_i, j)`, and with ``permutations`` random pairings (generator seeded with ``seed``). The rank
+    With the peak :math:`t^*_i` of line :math:`i`, its transition interval :math:`[c^-_i, c^+_i]` (the first and
+    the last class change, :func:`class_changes`) and :math:`D(t, i) = \operatorname{dist}(t, [c^-_i, c^+_i])`,
+    the statistic is :math:`\bar D = \operatorname{mean}_i D(t^*_i, i)`. It is compared with the midpoint null
+    :math:`\operatorname{mean}_i D(1/2, i)`, with the mean of :math:`D(t^*_i, j)` over the wrong pairings
+    :math:`i \ne j`, and with ``permutations`` random pairings (generator seeded with ``seed``). The rank
     correlation of :math:`t^*_i` with :math:`(c^-_i + c^+_i)/2` is tested against the same permutations.
 
     Args:

@@ -139,7 +139,12 @@ def power_spectrum(images: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with its delete-one-block jackknife standard error and a two-sided confidence interval
-    ``[low, high]`` at ``level`` (Student's t with ``blocks - 1`` degrees of freedom)."""
+    ``[low, high]`` at ``level`` (Student's t with ``blocks - 1`` degrees of freedom).
+
+    Example:
+        >>> f"{Interval(-0.001, -0.02, 0.018, 0.01):.2f}"
+        '0.00 [-0.02, 0.02]'
+    """
 
     value: float
     low: float

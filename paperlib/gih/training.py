@@ -50,7 +50,14 @@ def network_rows(net: nn.Module, index: int, in_shape: Sequence[int], *, inputs:
     ``index`` of an estimate is evaluated (eval mode) at ``inputs`` points :math:`x \sim N(0, \sigma_x^2 I)` drawn
     from a generator seeded by ``(seed, index)`` alone, whatever the network's weights -- so the same run at two
     epochs sees the same points. Returns ``(M, D)`` (``M = inputs`` for ``"mean"``, ``inputs * C`` for
-    ``"logits"``), detached, on the CPU."""
+    ``"logits"``), detached, on the CPU.
+
+    Example:
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
+        >>> rows = network_rows(net, 0, (1, 2, 2), inputs=3)
+        >>> rows.shape, torch.allclose(rows, net[1].weight.detach().expand(3, 4))
+        (torch.Size([3, 4]), True)
+    """
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be an nn.Module; got {type(net).__name__}")
     shape = check_ints(in_shape, "in_shape", min=1)
@@ -72,7 +79,14 @@ def geometry_from_rows(rows: torch.Tensor, in_shape: Sequence[int], *, inputs: i
     r"""The estimate :math:`\hat G = \tfrac1N \sum_k \tfrac1M \sum_r g_{kr} g_{kr}^\top` from the gradient rows
     ``(N, M, D)`` of ``N`` networks (e.g. :func:`network_rows` of each), with its Monte-Carlo error
     (:class:`paperlib.gih.AverageGeometry`; ``inputs``, ``sigma_x``, ``output`` are recorded as given,
-    ``inputs`` defaults to ``M``)."""
+    ``inputs`` defaults to ``M``).
+
+    Example:
+        >>> rows = torch.ones(2, 3, 4, dtype=torch.float64)  # 2 networks, 3 points, D = 4
+        >>> est = geometry_from_rows(rows, (4,))
+        >>> torch.equal(est.G, torch.ones(4, 4, dtype=torch.float64)), est.networks
+        (True, 2)
+    """
     shape = check_ints(in_shape, "in_shape", min=1)
     if not isinstance(rows, torch.Tensor) or rows.ndim != 3 or rows.shape[0] < 1 or rows.shape[2] != math.prod(shape):
         raise ValueError(f"rows must be (N, M, D) with N >= 1 and D = {math.prod(shape)}; got "
@@ -138,6 +152,18 @@ def geometry_during_training(results: Sequence, epochs: Sequence[int] | None = N
 
     Returns:
         ``{epoch: AverageGeometry}``, each ``G: (D, D)``.
+
+    Example:
+        >>> class Run:  # two snapshots of one linear network: weights w and 2 w
+        ...     snapshots = [0, 1]
+        ...     def model(self, t):
+        ...         net = nn.Linear(2, 1, bias=False)
+        ...         with torch.no_grad():
+        ...             net.weight.copy_(torch.tensor([[1.0, 2.0]]) * (1 + t))
+        ...         return net
+        >>> Gt = geometry_during_training([Run()], in_shape=(2,), inputs=2)
+        >>> sorted(Gt), float(Gt[1].G[1, 1] / Gt[0].G[1, 1])
+        ([0, 1], 4.0)
     """
     if not results:
         raise ValueError("results must hold at least one training run")
@@ -151,7 +177,13 @@ def geometry_during_training(results: Sequence, epochs: Sequence[int] | None = N
 
 def velocity(geometries: Sequence[torch.Tensor] | Mapping[int, object]) -> list[float]:
     r"""The velocity of a sequence of geometries, :math:`1 - \rho(G_{t+1}, G_t)` for consecutive entries
-    (``T`` matrices ``(D, D)``, or ``{epoch: AverageGeometry}`` in epoch order) -> ``T - 1`` floats."""
+    (``T`` matrices ``(D, D)``, or ``{epoch: AverageGeometry}`` in epoch order) -> ``T - 1`` floats.
+
+    Example:
+        >>> I = torch.eye(3, dtype=torch.float64)
+        >>> [round(v, 6) for v in velocity([I, 2 * I, torch.diag(torch.tensor([1.0, 0, 0], dtype=torch.float64))])]
+        [0.0, 0.42265]
+    """
     if isinstance(geometries, Mapping):
         geometries = [getattr(geometries[t], "G", geometries[t]) for t in sorted(geometries)]
     mats = list(geometries)
@@ -234,7 +266,13 @@ def projection_labels(x: torch.Tensor, u: torch.Tensor, form: str = "linear", *,
 
 def random_directions(d: int, m: int, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""``m`` orthonormal directions in :math:`\mathbb R^d` drawn uniformly (QR of a Gaussian ``(d, m)`` matrix,
-    signs of :math:`\operatorname{diag} R` fixed), seeded: ``(d, m)``, columns orthonormal."""
+    signs of :math:`\operatorname{diag} R` fixed), seeded: ``(d, m)``, columns orthonormal.
+
+    Example:
+        >>> U = random_directions(5, 2, seed=1)
+        >>> tuple(U.shape), torch.allclose(U.T @ U, torch.eye(2, dtype=torch.float64))
+        ((5, 2), True)
+    """
     d, m = check_int(d, "d", min=1), check_int(m, "m", min=0, max=d)
     gen = torch.Generator().manual_seed(check_int(seed, "seed"))
     Q, R = torch.linalg.qr(torch.randn(d, m, generator=gen, dtype=torch.float64))
