@@ -335,7 +335,7 @@ def _list(chapter: int | None) -> int:
     print(f"{'figure':{width}}  chapter  {'presets':19}  description (drawn by)")
     for n, s in rows:
         print(f"{n:{width}}  {s.chapter:>7}  {_presets_text(s):19}  {s.description}\n{'':{width + 32}}({s.function})")
-    print("\n`python -m paperlib reproduce NAME... --preset book|paper|tiny --out DIR` writes DIR/NAME.png, .pdf and "
+    print("\n`python -m paperlib reproduce NAME... --preset book|hours|paper|tiny --out DIR` writes DIR/NAME.png, .pdf and "
           ".json; `reproduce all` makes every figure.")
     return EXIT_OK
 
@@ -364,10 +364,11 @@ def _parser() -> argparse.ArgumentParser:
                "interrupted; 1 other errors.")
     rp.add_argument("figures", nargs="+", metavar="FIGURE", help="figure names (see `list`), or `all`")
     rp.add_argument("--preset", choices=PRESETS, default=None,
-                    help="the experiments' preset (chapters 5-9): book (CPU minutes, the default), paper (the "
-                         "papers' settings, meant for a GPU; chapters 6-8 need full MNIST or CIFAR-10) or tiny "
-                         "(seconds: a smoke test, numbers without meaning). The closed forms of chapters 2-4 have "
-                         "none.")
+                    help="the experiments' preset (chapters 5-10): book (CPU minutes, the default), hours "
+                         "(chapters 7-10: more seeds, lines, runs and epochs on the book's data, a few CPU hours or "
+                         "GPU minutes), paper (the papers' settings, meant for a GPU; chapters 6-8 need full MNIST "
+                         "or CIFAR-10) or tiny (seconds: a smoke test, numbers without meaning). The closed forms "
+                         "of chapters 2-4 have none.")
     rp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where to train and measure (auto: CUDA when present; chapters 5 and 6 run on the CPU)")
     rp.add_argument("--out", default="figures", help="output folder, created if missing (default: figures/)")

@@ -8,6 +8,7 @@ made on the tiny preset in tests/chapters/test_registry.py.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -72,11 +73,16 @@ def test_registry_entries_have_chapter_description_and_cover_chapters_2_to_9():
         assert callable(spec.draw) and callable(spec.source), name
         assert set(spec.presets) <= set(cli.PRESETS), name
         assert (spec.presets == ()) == (spec.chapter <= 4), name  # the closed forms of chapters 2-4 have no preset
+        if spec.presets:  # every preset a figure offers is one its experiment module defines
+            module_presets = importlib.import_module(f"paperlib.chapters.{chapter_module}").PRESETS
+            keys = set(module_presets) if "book" in module_presets else set().union(*map(set, module_presets.values()))
+            assert set(spec.presets) <= keys, name
+            assert ("hours" in spec.presets) == (spec.chapter >= 7), name  # the hours preset: chapters 7-10
     for old in ("ch5-fig1-sinusoid", "ch6-fig2-mnist", "ch7-fig3", "ch7-fig4", "ch8-fig5", "ch8-fig6",
                 "ch9-spectra", "ch9-circles"):
         assert cli.RENAMED[old] in FIGURES
     assert set(cli.RENAMED.values()) <= set(FIGURES)  # every old name points to a figure
-    assert set(cli.PRESETS) == {"book", "paper", "tiny"} and cli.Options is registry.Options
+    assert set(cli.PRESETS) == {"book", "hours", "paper", "tiny"} and cli.Options is registry.Options
 
 
 def test_list_prints_every_figure_with_its_chapter_and_presets(tmp_path):
@@ -240,6 +246,11 @@ def test_unknown_preset_exits_2(tmp_path):
     proc = _run(tmp_path, "reproduce", "infinite-profiles", "--preset", "paper", "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "'infinite-profiles' has no preset 'paper'" in proc.stderr and "none (closed form)" in proc.stderr
+    assert not (tmp_path / "out").exists()
+    # the hours preset exists for chapters 7-10 only: asking a chapter-5 figure for it names the presets it has
+    proc = _run(tmp_path, "reproduce", "toy-xor", "--preset", "hours", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "'toy-xor' has no preset 'hours'" in proc.stderr and "book, paper, tiny" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 

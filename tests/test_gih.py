@@ -227,6 +227,43 @@ def test_circles_lie_on_their_plane():
         data.gih_circles(u1, u2, 4, r_outer=0.2, r_inner=0.25)
 
 
+def test_the_shortcut_circles_carry_the_label_twice_and_flip_only_the_linear_feature():
+    u1, u2, u3 = torch.randn(1, 6, 6), torch.randn(1, 6, 6), torch.randn(1, 6, 6)
+    x, y = data.gih_shortcut(u1, u2, u3, 400, epsilon=1.0, r_outer=1.5, seed=3)
+    xf, yf = data.gih_shortcut(u1, u2, u3, 400, epsilon=1.0, r_outer=1.5, seed=3, flip=True)
+    assert torch.equal(y, yf) and int(y.sum()) == 200
+    e = data.orthonormal_plane(u1, u2)
+    c = u3.flatten().double() - (u3.flatten().double() @ e.T) @ e
+    c = c / c.norm()
+    sign = (2 * y - 1).double()
+    torch.testing.assert_close(x.flatten(1).double() @ c, 0.5 * sign, atol=1e-6, rtol=0)  # +-epsilon/2 along u3
+    torch.testing.assert_close(xf.flatten(1).double() @ c, -0.5 * sign, atol=1e-6, rtol=0)
+    # the circles and the noise are the same points with and without the flip
+    _, _, coords = data.gih_circles(u1, u2, 400, r_outer=1.5, seed=3)
+    torch.testing.assert_close(x.flatten(1).double() @ e.T, coords.double(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(x.flatten(1) - xf.flatten(1), (sign[:, None] * c).float(), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="plane"):
+        data.gih_shortcut(u1, u2, u1 + u2, 4)
+
+
+def test_gaussian_data_follow_the_geometry_or_its_reversed_spectrum():
+    Q, _ = torch.linalg.qr(torch.randn(5, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    lam = torch.tensor([8.0, 4.0, 2.0, 1.0, 0.0], dtype=torch.float64)
+    G = Q @ torch.diag(lam) @ Q.T
+    c = 5 / lam.sum()
+    for reverse, mu in ((False, lam), (True, lam.flip(0))):
+        x = data.gih_gaussian(G, 200_000, reverse=reverse, seed=1, dtype=torch.float64)
+        cov = x.T @ x / len(x)
+        torch.testing.assert_close(cov, c * Q @ torch.diag(mu) @ Q.T, atol=0.03, rtol=0)  # ~5 SE at 2e5 samples
+        assert abs(float(x.square().sum(1).mean()) - 5) < 0.05  # E|x|^2 = D either way
+    x = data.gih_gaussian(G, 3, in_shape=(1, 5, 1))
+    assert x.shape == (3, 1, 5, 1)
+    with pytest.raises(ValueError, match="in_shape"):
+        data.gih_gaussian(G, 3, in_shape=(2, 2))
+    with pytest.raises(ValueError, match="positive"):
+        data.gih_gaussian(torch.zeros(3, 3), 3)
+
+
 # -- a user's own factory: its own initialisation, on every route -----------------------------------------------------
 
 

@@ -21,6 +21,7 @@ against the block) and :func:`location_plot` (peaks against transitions), beside
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -31,10 +32,14 @@ from .. import plot as _plot
 from ..plot._util import as_array, get_axes, get_field
 from ..plot.core import LOG_VOLUME_LABEL, interpolation_plot
 from . import deep as _deep
-from .registry import Drawn, figure
+from .registry import PRESETS, Drawn
+from .registry import figure as _figure
 
 __all__ = ["line", "relative", "plane", "ternary", "blocks", "depth", "location", "blocks_figure", "depth_plot",
            "location_plot", "BLOCK_NAMES"]
+
+#: this chapter's experiment has every preset, ``"hours"`` included
+figure = functools.partial(_figure, presets=PRESETS)
 
 #: Names of the blocks of :class:`paperlib.models.ResNet` (0 = the stem, 1..4 = the stages).
 BLOCK_NAMES = {0: "stem", 1: "block 1", 2: "block 2", 3: "block 3", 4: "block 4 (features)"}

@@ -12,14 +12,25 @@ arXiv:2410.12025).
    :math:`G_0` is an *independent* estimate over many fresh networks; the runs are split into groups that give
    independent estimates (mean ± sd over groups). Also :math:`\rho(\hat G_t, \cdot)` itself, as the paper plots
    it, and the velocity :math:`1 - \rho(\hat G_{t+1}, \hat G_t)`;
-2. **eigen-index sweep** on real images: labels of the two-digit images replaced by a function of the projection
+2. **memorisation along and against the geometry**: random labels on Gaussian inputs :math:`N(0, c\,G_0)` of
+   each low-rank architecture's own :math:`G_0`, against the same eigenvectors with the eigenvalue order reversed
+   (:func:`paperlib.data.gih_gaussian`); the speed of memorisation is the mean training accuracy over the epochs,
+   and the MLP trained on the same two sets is the control (its initial law is nearly rotation invariant, so
+   where the variance sits should not matter to it);
+3. **eigen-index sweep** on real images: labels of the two-digit images replaced by a function of the projection
    on the ``k``-th eigenvector of :math:`G S G` (LeNet's :math:`G`; linear, quadratic and sinusoidal forms,
    :func:`paperlib.gih.projection_labels`), test accuracy against ``k`` for LeNet and for the MLP on the same
    labels (the control: its :math:`G \propto I` has no preferred directions);
-3. **projecting out directions**: a two-digit task with the top ``m`` eigenvectors of :math:`G S G` removed from
+4. **simplicity bias**: the circles in the plane of LeNet's top two eigenvectors of :math:`G` plus a linear feature
+   along its ``k``-th eigenvector that decides the class too (:func:`paperlib.data.gih_shortcut`); the reliance on
+   the shortcut is the test accuracy minus the accuracy when the linear feature contradicts the circles, against
+   ``k``, for LeNet and the MLP;
+5. **projecting out directions**: a two-digit task with the top ``m`` eigenvectors of :math:`G S G` removed from
    every image, against ``m`` random directions and the bottom ``m``;
-4. **pruning by geometry**: training images scored by :math:`s(x) = \hat x^\top G \hat x`, the highest-scoring
+6. **pruning by geometry**: training images scored by :math:`s(x) = \hat x^\top G \hat x`, the highest-scoring
    fraction kept, against a random fraction and the lowest-scoring one.
+
+The numbering is the issue's and the chapter's; :func:`claims` gives each experiment's verdicts against its null.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from .invariance import two_digit_data
 from .registry import Options, as_options
 
 __all__ = ["HypothesisPreset", "PRESETS", "HypothesisExperiment", "ARCHITECTURES", "build_network",
-           "squared_error", "digit_pair", "run", "Claim", "claims"]
+           "squared_error", "digit_pair", "random_labels", "Accuracies", "run", "Claim", "claims"]
 
 #: The architectures of the chapter (``"vit"``: :class:`paperlib.models.VisionTransformer`).
 ARCHITECTURES = ("mlp", "lenet", "resnet", "vit")
@@ -63,11 +74,16 @@ class HypothesisPreset(Preset):
             reference_networks, reference_inputs: fresh networks of the independent :math:`G_0` and inputs per
             network (many rows, so that the estimate of an isotropic :math:`G_0` is nearly isotropic); rotations:
             draws of the rotated control.
-        direction_networks, direction_sigma_x: LeNet's :math:`G` whose :math:`G S G` gives the directions of
-            experiments 2-4 (:func:`paperlib.gih.average_geometry`, one input per network).
-        sweep_digits: the images relabelled in the sweep; sweep_architectures: trained there; sweep_forms,
-            sweep_indices: label forms and eigen-indices; task_digits: the two-class task of experiments 3-4;
-            project_counts: directions removed; prune_fractions: fractions kept; seeds: of experiments 2-4;
+        direction_networks, direction_sigma_x: LeNet's :math:`G` whose eigenvectors (and those of :math:`G S G`)
+            give the directions of experiments 3-6 (:func:`paperlib.gih.average_geometry`, one input per network).
+        memorise_architectures: the low-rank architectures of experiment 2 (each also trains the MLP on its sets);
+            memorise_size: Gaussian inputs with random balanced labels; memorise_epochs: their training.
+        sweep_digits: the images relabelled in the sweep; sweep_architectures: trained in experiments 3-5;
+            sweep_forms, sweep_indices: label forms and eigen-indices; shortcut_plane: eigen-indices of LeNet's
+            :math:`G` spanning the circles of experiment 4; shortcut_indices: of the linear feature's direction;
+            shortcut_train, shortcut_test, shortcut_epsilon, shortcut_r_outer, shortcut_r_inner: its data
+            (:func:`paperlib.data.gih_shortcut`, unit noise); task_digits: the two-class task of experiments 5-6;
+            project_counts: directions removed; prune_fractions: fractions kept; seeds: of experiments 2-6;
             task_epochs, task_lr, task_batch_size: their training (cross-entropy, SGD as above).
     """
 
@@ -94,6 +110,16 @@ class HypothesisPreset(Preset):
     rotations: int = 3
     direction_networks: int = 4096
     direction_sigma_x: float = 1e-3
+    memorise_architectures: tuple[str, ...] = ("lenet", "resnet", "vit")
+    memorise_size: int = 256
+    memorise_epochs: int = 10
+    shortcut_plane: tuple[int, int] = (0, 1)
+    shortcut_indices: tuple[int, ...] = (2, 20, 100, 500)
+    shortcut_train: int = 1_000
+    shortcut_test: int = 1_000
+    shortcut_epsilon: float = 1.0
+    shortcut_r_outer: float = 1.5
+    shortcut_r_inner: float = 0.25
     sweep_digits: tuple[int, int] = (0, 1)
     sweep_architectures: tuple[str, ...] = ("lenet", "mlp")
     sweep_forms: tuple[str, ...] = ("linear", "quadratic", "sinusoidal")
@@ -109,6 +135,21 @@ class HypothesisPreset(Preset):
     def __post_init__(self) -> None:
         for a in self.architectures + self.sweep_architectures:
             check_choice(a, "architectures", ARCHITECTURES)
+        for a in self.memorise_architectures:
+            check_choice(a, "memorise_architectures", ARCHITECTURES[1:])
+        if len(check_ints(self.shortcut_plane, "shortcut_plane", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)) != 2 or \
+                self.shortcut_plane[0] == self.shortcut_plane[1]:
+            raise ValueError(f"shortcut_plane must be two different eigen-indices; got {self.shortcut_plane!r}")
+        check_ints(self.shortcut_indices, "shortcut_indices", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)
+        if set(self.shortcut_indices) & set(self.shortcut_plane):
+            raise ValueError("shortcut_indices must not contain the circles' plane (shortcut_plane)")
+        for name in ("memorise_size", "shortcut_train", "shortcut_test"):
+            if check_int(getattr(self, name), name, min=2) % 2:
+                raise ValueError(f"{name} must be even (balanced classes); got {getattr(self, name)}")
+        check_int(self.memorise_epochs, "memorise_epochs", min=1)
+        check_number(self.shortcut_epsilon, "shortcut_epsilon", min=0, open_min=True)
+        check_number(self.shortcut_r_outer, "shortcut_r_outer", min=0, open_min=True)
+        check_number(self.shortcut_r_inner, "shortcut_r_inner", min=0, max=self.shortcut_r_outer)
         for f in self.sweep_forms:
             check_choice(f, "sweep_forms", _gih.LABEL_FORMS)
         for name in ("resnet_width", "vit_patch", "vit_dim", "vit_depth", "vit_heads", "train_images", "runs",
@@ -160,19 +201,29 @@ class HypothesisPreset(Preset):
                                   snapshots=tuple(range(self.epochs + 1)), seed=seed)
 
 
-#: ``"book"``: a 2-core CPU in minutes; ``"paper"``: closer to the paper's settings, for a GPU (ResNet-18, more runs
+#: ``"book"``: a 2-core CPU in minutes; ``"hours"``: the book's networks with 2.5 times the runs and epochs, twice
+#: the images, five seeds and longer tasks (a few hours on a 2-core CPU, minutes on a GPU): what would decide the
+#: claims the book scale leaves open; ``"paper"``: closer to the paper's settings, for a GPU (ResNet-18, more runs
 #: and epochs, all indices; CIFAR-10 is not used here: see the chapter); ``"tiny"``: seconds, a smoke test.
 PRESETS = {
     "book": HypothesisPreset(),
+    "hours": HypothesisPreset(train_images=512, runs=60, groups=5, epochs=10, reference_networks=4096,
+                              direction_networks=16_384, memorise_size=512, memorise_epochs=20, shortcut_train=4_000,
+                              shortcut_test=2_000, sweep_indices=(0, 10, 50, 100, 200, 400),
+                              project_counts=(5, 10, 20, 40, 80), prune_fractions=(0.1, 0.2, 0.3, 0.5),
+                              seeds=(0, 1, 2, 3, 4), task_epochs=15),
     "paper": HypothesisPreset(resnet_depths=(2, 2, 2, 2), resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4,
                               vit_heads=4, train_images=800, runs=150, groups=5, epochs=20, inputs=32,
                               reference_networks=10_000, rotations=10, direction_networks=100_000,
                               sweep_indices=(0, 5, 10, 20, 50, 100, 200, 400, 600), project_counts=(5, 10, 20, 50, 100, 200),
-                              prune_fractions=(0.1, 0.2, 0.3, 0.5, 0.7), seeds=(0, 1, 2, 3, 4), task_epochs=30),
+                              prune_fractions=(0.1, 0.2, 0.3, 0.5, 0.7), seeds=(0, 1, 2, 3, 4), task_epochs=30,
+                              memorise_size=2_000, memorise_epochs=30, shortcut_train=10_000, shortcut_test=2_000,
+                              shortcut_indices=(2, 10, 20, 50, 100, 200, 500, 1000)),
     "tiny": HypothesisPreset(architectures=("mlp", "lenet"), train_images=32, runs=4, groups=2, epochs=1, inputs=2,
                              reference_networks=16, reference_inputs=2, rotations=1, direction_networks=16, sweep_forms=("linear",),
                              sweep_indices=(0, 50), project_counts=(5,), prune_fractions=(0.5,), seeds=(0,),
-                             task_epochs=1),
+                             task_epochs=1, memorise_architectures=("lenet",), memorise_size=32, memorise_epochs=1,
+                             shortcut_indices=(2, 500), shortcut_train=64, shortcut_test=64),
 }
 
 
@@ -215,7 +266,12 @@ class HypothesisExperiment:
             between a group's :math:`\hat G_0` and the reference and three combined standard errors.
         training_loss: ``{(architecture, labels): (final training loss mean, sd over runs)}``.
         directions: ``(values (D,), vectors (D, D))`` of :math:`G S G` (LeNet's :math:`G`, the sweep images' S).
+        memorise: rows ``{"architecture", "geometry", "mode" ("along" | "reversed"), "seed", "curve", "speed"}``:
+            the training accuracy after every epoch (``curve``, epoch 0 first) of ``architecture`` on the Gaussian
+            set shaped by ``geometry``'s :math:`G_0`, and its mean over epochs 1.. (``speed``).
         sweep: rows ``{"architecture", "form", "index", "seed", "accuracy"}``.
+        shortcut: rows ``{"architecture", "index", "seed", "accuracy", "flipped", "reliance"}``: test accuracy, the
+            accuracy with the linear feature contradicting the circles, and their difference.
         project: rows ``{"architecture", "mode" ("top" | "random" | "bottom"), "count", "seed", "accuracy"}``
             (count 0: nothing removed).
         prune: rows ``{"mode", "fraction", "seed", "accuracy"}``; scores: the training images' geometry scores.
@@ -229,7 +285,9 @@ class HypothesisExperiment:
     training_loss: dict = field(default_factory=dict)
     directions: tuple = ()
     direction_geometry: object = None
+    memorise: list = field(default_factory=list)
     sweep: list = field(default_factory=list)
+    shortcut: list = field(default_factory=list)
     project: list = field(default_factory=list)
     prune: list = field(default_factory=list)
     scores: torch.Tensor | None = None
@@ -245,16 +303,29 @@ class HypothesisExperiment:
         return [abs(r["d_GSG"]) - max(abs(r["d_S"]), abs(r["d_rot"]))
                 for r in self.rows("training", architecture=architecture, labels=labels, epoch=t)]
 
-    def accuracy(self, table: str, **match) -> tuple[float, float]:
-        """Mean and sd over the matching rows' accuracies."""
-        return mean_sd(r["accuracy"] for r in self.rows(table, **match))
+    def accuracy(self, table: str, value: str = "accuracy", **match) -> tuple[float, float]:
+        """Mean and sd over the matching rows' ``value`` (default their accuracies)."""
+        return mean_sd(r[value] for r in self.rows(table, **match))
 
-    def paired(self, table: str, key: str, a: dict, b: dict) -> list[float]:
-        """Accuracy of the rows matching ``a`` minus that of the rows matching ``b``, paired by ``key`` (and
-        seed): one difference per pair."""
-        left = {(r[key], r["seed"]): r["accuracy"] for r in self.rows(table, **a)}
-        right = {(r[key], r["seed"]): r["accuracy"] for r in self.rows(table, **b)}
+    def paired(self, table: str, key: str, a: dict, b: dict, value: str = "accuracy") -> list[float]:
+        """``value`` (default the accuracy) of the rows matching ``a`` minus that of the rows matching ``b``,
+        paired by ``key`` (and seed): one difference per pair."""
+        left = {(r[key], r["seed"]): r[value] for r in self.rows(table, **a)}
+        right = {(r[key], r["seed"]): r[value] for r in self.rows(table, **b)}
         return [left[k] - right[k] for k in sorted(left) if k in right]
+
+    def memorise_gap(self, architecture: str, geometry: str) -> dict[int, float]:
+        """Per seed: memorisation speed of ``architecture`` on the set along ``geometry``'s :math:`G_0` minus on
+        the reversed set."""
+        v = {(r["mode"], r["seed"]): r["speed"] for r in self.rows("memorise", architecture=architecture,
+                                                                   geometry=geometry)}
+        return {k: v["along", k] - v["reversed", k] for m, k in sorted(v) if m == "along" and ("reversed", k) in v}
+
+    def shortcut_drop(self, architecture: str) -> dict[int, float]:
+        """Per seed: the reliance on the shortcut at the first index minus at the last."""
+        first, last = self.settings.shortcut_indices[0], self.settings.shortcut_indices[-1]
+        v = {(r["index"], r["seed"]): r["reliance"] for r in self.rows("shortcut", architecture=architecture)}
+        return {k: v[first, k] - v[last, k] for i, k in sorted(v) if i == first and (last, k) in v}
 
 
 def _reference(s: HypothesisPreset, arch: str, networks: int, inputs: int, sigma_x: float, store,
@@ -288,9 +359,29 @@ def _training_job(job: dict) -> dict:
     return {"rows": rows, "loss": float(r.history["train_loss"][-1])}
 
 
-def _task_job_run(job: dict) -> float:
-    """One run of experiments 2-4 in a worker: train (cached) and return the final test accuracy."""
-    return float(_train.train(**job).history["accuracy"][-1])
+def _task_job_run(job: dict) -> dict:
+    """One run of experiments 2-6 in a worker: train (cached) and return its ``evaluate`` history (a few floats
+    per epoch, epoch 0 first)."""
+    return {k: [float(v) for v in values] for k, values in _train.train(**job).history.items()}
+
+
+class Accuracies:
+    """``evaluate(model) -> {name: accuracy}`` over several labelled sets ``sets = {name: (x: (N, ...), y: (N,)
+    long)}`` (:func:`paperlib.train.classification_metrics` of each); picklable, with a ``description`` for the
+    training cache's key."""
+
+    def __init__(self, sets: dict):
+        self.metrics = {name: _train.classification_metrics(x, y) for name, (x, y) in sets.items()}
+        self.description = {"accuracies": {name: m.description for name, m in self.metrics.items()}}
+
+    def __call__(self, model: torch.nn.Module) -> dict:
+        return {name: m(model)["accuracy"] for name, m in self.metrics.items()}
+
+
+def random_labels(n: int, seed: int) -> torch.Tensor:
+    """``(n,)`` long labels, exactly ``n // 2`` ones (``n`` even), in an order drawn with ``seed``."""
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+    return (torch.arange(check_int(n, "n", min=1)) % 2)[torch.randperm(n, generator=gen)]
 
 
 def _job(item: tuple) -> object:
@@ -350,7 +441,20 @@ def _task_job(s: HypothesisPreset, arch: str, data, test, seed: int, epochs: int
 def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, list]:
     jobs, keys = [], []
     values, U = exp.directions
-    # 2. the eigen-index sweep: the sweep images relabelled by their projection on u_k
+    # 2. memorisation: random labels on Gaussian sets shaped by each low-rank architecture's G_0 (along) and by
+    # the same eigenvectors with the eigenvalues reversed; the architecture and the MLP on the same sets
+    for geometry in s.memorise_architectures:
+        G = exp.reference[geometry].G
+        for seed in s.seeds:
+            y = random_labels(s.memorise_size, 7919 + seed)
+            for mode in ("along", "reversed"):
+                x = _data.gih_gaussian(G, s.memorise_size, reverse=mode == "reversed", in_shape=_SHAPE, seed=seed)
+                for arch in (geometry, "mlp"):
+                    jobs.append({"model": s.factory(arch, 2), "data": (x, y),
+                                 "config": s.config(seed, task=True, epochs=s.memorise_epochs),
+                                 "evaluate": _train.classification_metrics(x, y)})
+                    keys.append(("memorise", arch, geometry, mode, seed))
+    # 3. the eigen-index sweep: the sweep images relabelled by their projection on u_k
     xs, _ = digit_pair(s.sweep_digits, "train")
     xt, _ = digit_pair(s.sweep_digits, "test")
     for form in s.sweep_forms:
@@ -361,7 +465,22 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, li
                 for seed in s.seeds:
                     jobs.append(_task_job(s, arch, (xs, y_train), (xt, y_test), seed))
                     keys.append(("sweep", arch, form, k, seed))
-    # 3. projecting out directions from the two-digit task
+    # 4. simplicity bias: the circles on LeNet's top eigenvectors of G plus a linear feature along u_k of G; the
+    # same test set with the feature flipped tells a network that reads it from one that reads the circles
+    _, V = exp.direction_geometry.eigen
+    u1, u2 = (V[:, i].reshape(_SHAPE) for i in s.shortcut_plane)
+    shape = {"epsilon": s.shortcut_epsilon, "r_outer": s.shortcut_r_outer, "r_inner": s.shortcut_r_inner}
+    for k in s.shortcut_indices:
+        u3 = V[:, k].reshape(_SHAPE)
+        for seed in s.seeds:
+            train_set = _data.gih_shortcut(u1, u2, u3, s.shortcut_train, seed=seed, **shape)
+            sets = {"accuracy": _data.gih_shortcut(u1, u2, u3, s.shortcut_test, seed=10_000 + seed, **shape),
+                    "flipped": _data.gih_shortcut(u1, u2, u3, s.shortcut_test, seed=10_000 + seed, flip=True, **shape)}
+            for arch in s.sweep_architectures:
+                jobs.append({"model": s.factory(arch, 2), "data": train_set, "config": s.config(seed, task=True),
+                             "evaluate": Accuracies(sets)})
+                keys.append(("shortcut", arch, k, seed))
+    # 5. projecting out directions from the two-digit task
     x_train, y_train = digit_pair(s.task_digits, "train")
     x_test, y_test = digit_pair(s.task_digits, "test")
     Gd = exp.direction_geometry.G
@@ -376,7 +495,7 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, li
                     data = (_gih.project_out(x_train, V), y_train)
                     jobs.append(_task_job(s, arch, data, (_gih.project_out(x_test, V), y_test), seed))
                     keys.append(("project", arch, mode, m, seed))
-    # 4. pruning by geometry (LeNet): the scores of the training images in their own order; a pruned set is
+    # 6. pruning by geometry (LeNet): the scores of the training images in their own order; a pruned set is
     # trained for task_epochs / fraction epochs, the optimiser steps of the full set
     exp.scores = _gih.geometry_scores(x_train, Gd)
     for f in s.prune_fractions:
@@ -410,7 +529,7 @@ def run(preset: str | HypothesisPreset = "book", options: Options | None = None,
 def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -> None:
     dev = resolve_device(options.device)
     store = options.store()
-    for arch in s.architectures:
+    for arch in dict.fromkeys(s.architectures + s.memorise_architectures):
         exp.reference[arch] = _reference(s, arch, s.reference_networks, s.reference_inputs, s.sigma_x, store, dev)
     exp.direction_geometry = _reference(s, "lenet", s.direction_networks, 1, s.direction_sigma_x, store, dev)
     xs, _ = digit_pair(s.sweep_digits, "train")
@@ -432,8 +551,16 @@ def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -
             runs = by_run[arch, labels]
             _training_rows(s, exp, arch, labels, torch.stack([r["rows"] for r in runs]), targets)
             exp.training_loss[arch, labels] = mean_sd(r["loss"] for r in runs)
-    for key, acc in zip(tkeys, results[len(jobs):]):
-        if key[0] == "sweep":
+    for key, history in zip(tkeys, results[len(jobs):]):
+        acc = history["accuracy"][-1]
+        if key[0] == "memorise":
+            curve = history["accuracy"]
+            exp.memorise.append({"architecture": key[1], "geometry": key[2], "mode": key[3], "seed": key[4],
+                                 "curve": curve, "speed": sum(curve[1:]) / (len(curve) - 1)})
+        elif key[0] == "shortcut":
+            exp.shortcut.append({"architecture": key[1], "index": key[2], "seed": key[3], "accuracy": acc,
+                                 "flipped": history["flipped"][-1], "reliance": acc - history["flipped"][-1]})
+        elif key[0] == "sweep":
             exp.sweep.append({"architecture": key[1], "form": key[2], "index": key[3], "seed": key[4], "accuracy": acc})
         elif key[0] == "project":
             exp.project.append({"architecture": key[1], "mode": key[2], "count": key[3], "seed": key[4],
@@ -447,7 +574,9 @@ def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -
 #: Margins of the claims (:func:`claims`), fixed before any result was seen.
 CHANGE_MARGIN = 0.1  # |rho(dG, G0 S G0)| above both controls, mean over groups (each group above 0)
 MLP_TOLERANCE = 0.1  # the MLP: |rho(dG, G0 S G0)| and |rho(dG, S)| within this (its G0 is proportional to I)
+MEMORISE_MARGIN = 0.05  # speed along G0 minus reversed exceeds the MLP's on the same sets (mean; every seed > 0)
 SWEEP_MARGIN = 0.1  # LeNet's accuracy drop from the first to the last eigen-index exceeds the MLP's by this
+SHORTCUT_MARGIN = 0.1  # LeNet's drop in shortcut reliance, first to last index, exceeds the MLP's (every seed > 0)
 PROJECT_MARGIN = 0.05  # LeNet: removing the top directions costs this much more accuracy than random ones
 PRUNE_SE = 2.0  # geometry pruning beats random pruning by this many standard errors of the paired mean
 
@@ -478,7 +607,7 @@ def _claim(name: str, text: str, values, threshold: float, holds: bool) -> Claim
 
 def claims(ex: HypothesisExperiment) -> dict[str, Claim]:
     """Every claim of the chapter against its null (margins :data:`CHANGE_MARGIN` ... :data:`PRUNE_SE`), computed
-    from ``ex``; ``{name: Claim}``."""
+    from ``ex``; ``{name: Claim}`` in the chapter's order."""
     s, out = ex.settings, {}
     for arch in s.architectures:
         rows = ex.rows("init_check", architecture=arch, labels="true")
@@ -497,6 +626,12 @@ def claims(ex: HypothesisExperiment) -> dict[str, Claim]:
                 out[f"change/{arch}/{labels}"] = _claim(
                     f"change/{arch}/{labels}", "|rho(dG, G0SG0)| - max(|rho(dG, S)|, |rho(dG, G0RG0)|)", v,
                     CHANGE_MARGIN, mean_sd(v)[0] > CHANGE_MARGIN and min(v) > 0)
+    for geometry in s.memorise_architectures if ex.memorise else ():
+        own, mlp = ex.memorise_gap(geometry, geometry), ex.memorise_gap("mlp", geometry)
+        v = [own[k] - mlp[k] for k in own if k in mlp]
+        out[f"memorise/{geometry}"] = _claim(
+            f"memorise/{geometry}", "memorisation speed along G0 minus reversed, minus the MLP's on the same sets", v,
+            MEMORISE_MARGIN, mean_sd(v)[0] > MEMORISE_MARGIN and min(v) > 0)
     first, last = s.sweep_indices[0], s.sweep_indices[-1]
     if ex.sweep and "lenet" in s.sweep_architectures and "mlp" in s.sweep_architectures:
         for form in s.sweep_forms:
@@ -506,6 +641,12 @@ def claims(ex: HypothesisExperiment) -> dict[str, Claim]:
             v = [drop["lenet"][k] - drop["mlp"][k] for k in s.seeds]
             out[f"sweep/{form}"] = _claim(f"sweep/{form}", f"LeNet's accuracy drop from k={first} to k={last} minus "
                                           "the MLP's", v, SWEEP_MARGIN, mean_sd(v)[0] > SWEEP_MARGIN)
+    if ex.shortcut and "lenet" in s.sweep_architectures and "mlp" in s.sweep_architectures:
+        lenet, mlp = ex.shortcut_drop("lenet"), ex.shortcut_drop("mlp")
+        v = [lenet[k] - mlp[k] for k in lenet if k in mlp]
+        out["shortcut"] = _claim("shortcut", f"LeNet's drop in reliance on the shortcut from k={s.shortcut_indices[0]} "
+                                 f"to k={s.shortcut_indices[-1]} minus the MLP's", v, SHORTCUT_MARGIN,
+                                 mean_sd(v)[0] > SHORTCUT_MARGIN and min(v) > 0)
     if ex.project:
         m = max(s.project_counts)
         for arch in s.sweep_architectures:

@@ -7,14 +7,19 @@ each taking the experiment of :mod:`paperlib.chapters.hypothesis` and registered
 - ``hypothesis-change`` (:func:`change`): alignment of the change :math:`G_t - G_0` at the last epoch with the same
   three matrices, true and random labels;
 - ``hypothesis-velocity`` (:func:`velocity`): :math:`1 - \rho(G_{t+1}, G_t)` per epoch;
+- ``hypothesis-memorise`` (:func:`memorise`): training accuracy on random labels, Gaussian data along each
+  architecture's :math:`G_0` and with its spectrum reversed, the architecture and the MLP;
 - ``hypothesis-directions`` (:func:`directions`): eigenvectors of :math:`G S G` used by the sweep, as images;
 - ``hypothesis-sweep`` (:func:`sweep`): test accuracy against the eigen-index of the label's direction;
+- ``hypothesis-shortcut`` (:func:`shortcut`): reliance on a linear shortcut against the eigen-index of its
+  direction, LeNet and the MLP;
 - ``hypothesis-project`` (:func:`project`): test accuracy against the number of directions removed;
 - ``hypothesis-prune`` (:func:`prune`): test accuracy against the fraction of training images kept.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import matplotlib.pyplot as plt
@@ -23,9 +28,13 @@ import numpy as np
 from .. import gih as _gih
 from . import hypothesis as _hypothesis
 from .core import mean_sd
-from .registry import Drawn, figure
+from .registry import PRESETS, Drawn
+from .registry import figure as _figure
 
-__all__ = ["alignment", "change", "velocity", "directions", "sweep", "project", "prune"]
+__all__ = ["alignment", "change", "velocity", "memorise", "directions", "sweep", "shortcut", "project", "prune"]
+
+#: this chapter's experiment has every preset, ``"hours"`` included
+figure = functools.partial(_figure, presets=PRESETS)
 
 NAMES = {"mlp": "MLP", "lenet": "LeNet", "resnet": "ResNet", "vit": "ViT"}
 COLORS = {"mlp": "tab:blue", "lenet": "tab:green", "resnet": "tab:red", "vit": "tab:purple"}
@@ -110,6 +119,35 @@ def velocity(ex: _hypothesis.HypothesisExperiment) -> Drawn:
     return Drawn((("", fig),), numbers)
 
 
+@figure("hypothesis-memorise", chapter=10, source=_hypothesis.run,
+        description="memorising random labels on Gaussian data along each architecture's G0 and with its spectrum reversed")
+def memorise(ex: _hypothesis.HypothesisExperiment) -> Drawn:
+    r"""Training accuracy against the epoch on random labels, one panel per low-rank architecture: the
+    architecture (colour) and the MLP (grey) on inputs :math:`N(0, c\,G_0)` (solid) and with the eigenvalue order
+    reversed (dashed); mean ± sd over seeds."""
+    s = ex.settings
+    archs = list(s.memorise_architectures)
+    epochs = list(range(s.memorise_epochs + 1))
+    fig, axes = plt.subplots(1, len(archs), figsize=(3.3 * len(archs), 3.2), squeeze=False, sharey=True,
+                             layout="constrained")
+    numbers = {"settings": s, "epochs": epochs, "curves": {}, "gaps": {}}
+    for ax, geometry in zip(axes[0], archs):
+        for arch, color in ((geometry, COLORS[geometry]), ("mlp", "0.55")):
+            for mode, style in (("along", "-"), ("reversed", "--")):
+                curves = np.array([r["curve"] for r in ex.rows("memorise", architecture=arch, geometry=geometry,
+                                                               mode=mode)])
+                m, sd = curves.mean(0), curves.std(0, ddof=1) if len(curves) > 1 else np.zeros(len(epochs))
+                ax.errorbar(epochs, m, sd, color=color, ls=style, marker="o", ms=2.5, capsize=2,
+                            label=f"{NAMES[arch]}, {'along $G_0$' if mode == 'along' else 'reversed'}")
+                numbers["curves"][f"{geometry}/{arch}/{mode}"] = {"mean": m, "sd": sd}
+            numbers["gaps"][f"{geometry}/{arch}"] = ex.memorise_gap(arch, geometry)
+        ax.set(title=f"data shaped by {NAMES[geometry]}'s $G_0$", xlabel="epoch")
+        ax.axhline(0.5, color="0.8", lw=0.8)
+        ax.legend(frameon=False, fontsize=7)
+    axes[0, 0].set_ylabel("training accuracy (random labels)")
+    return Drawn((("", fig),), numbers)
+
+
 @figure("hypothesis-directions", chapter=10, source=_hypothesis.run,
         description="eigenvectors of G S G (LeNet's G, two-digit images) used by the eigen-index sweep")
 def directions(ex: _hypothesis.HypothesisExperiment) -> Drawn:
@@ -161,6 +199,35 @@ def sweep(ex: _hypothesis.HypothesisExperiment) -> Drawn:
         ax.axhline(0.5, color="0.7", lw=0.8)
     axes[0, 0].set_ylabel("test accuracy")
     axes[0, 0].legend(frameon=False)
+    return Drawn((("", fig),), numbers)
+
+
+@figure("hypothesis-shortcut", chapter=10, source=_hypothesis.run,
+        description="reliance on a linear shortcut against the eigen-index of its direction in G (circles + shortcut)")
+def shortcut(ex: _hypothesis.HypothesisExperiment) -> Drawn:
+    """Left: the reliance on the shortcut (test accuracy minus the accuracy with the linear feature flipped)
+    against the eigen-index ``k`` of its direction in LeNet's :math:`G`, LeNet and the MLP; right: the two
+    accuracies themselves (solid: feature agrees with the circles, dashed: flipped). Mean ± sd over seeds."""
+    s = ex.settings
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), layout="constrained")
+    numbers = {"settings": s, "shortcut": ex.shortcut, "curves": {}}
+    for arch in s.sweep_architectures:
+        rows = ex.rows("shortcut", architecture=arch)
+        for ax, key, style in ((axes[0], "reliance", "-"), (axes[1], "accuracy", "-"), (axes[1], "flipped", "--")):
+            stats = [mean_sd(r[key] for r in rows if r["index"] == k) for k in s.shortcut_indices]
+            m, sd = np.array([u for u, _ in stats]), np.array([v for _, v in stats])
+            ax.errorbar(list(s.shortcut_indices), m, sd, color=COLORS[arch], ls=style, marker="o", ms=3, capsize=2,
+                        label=NAMES[arch] if key != "flipped" else f"{NAMES[arch]}, flipped")
+            numbers["curves"][f"{arch}/{key}"] = {"index": list(s.shortcut_indices), "mean": m, "sd": sd}
+    axes[0].axhline(0.0, color="0.7", lw=0.8)
+    axes[1].axhline(0.5, color="0.7", lw=0.8)
+    axes[0].set(xscale="log", xlabel="eigen-index $k$ of the shortcut's direction in $G$",
+                ylabel="reliance: accuracy - flipped accuracy", title="reliance on the linear shortcut")
+    axes[1].set(xscale="log", xlabel="eigen-index $k$", ylabel="test accuracy", title="with / against the shortcut")
+    for ax in axes:
+        ax.set_xticks(list(s.shortcut_indices), [str(k) for k in s.shortcut_indices])
+        ax.minorticks_off()
+        ax.legend(frameon=False, fontsize=8)
     return Drawn((("", fig),), numbers)
 
 

@@ -19,6 +19,7 @@ experiment): :func:`spectra_plot`, :func:`eigen_figure`, :func:`alignment_plot`,
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -30,10 +31,14 @@ from matplotlib.figure import Figure
 from .. import gih as _gih
 from ..plot._util import get_axes, get_field
 from . import invariance as _invariance
-from .registry import Drawn, figure
+from .registry import PRESETS, Drawn
+from .registry import figure as _figure
 
 __all__ = ["spectra", "eigenvectors", "alignment", "circles", "axis_accuracy", "sweep", "spectra_plot", "eigen_figure",
            "alignment_plot", "circles_figure", "axis_accuracy_plot", "mechanism_plot", "sweep_plot", "EIGEN_INDICES"]
+
+#: this chapter's experiment has every preset, ``"hours"`` included
+figure = functools.partial(_figure, presets=PRESETS)
 
 #: Display names and colours of the architectures.
 NAMES = {"linear": "linear", "mlp": "MLP", "lenet": "LeNet", "resnet": "ResNet"}

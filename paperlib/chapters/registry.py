@@ -29,12 +29,15 @@ from typing import Any, Callable
 from .._checks import check_choice
 
 __all__ = ["Options", "Drawn", "FigureSpec", "figure", "closed_form", "FIGURES", "CHAPTERS", "figures", "make",
-           "PRESETS"]
+           "PRESETS", "STANDARD_PRESETS"]
 
-#: The presets of the experiments, ``"book"`` (minutes on a 2-core CPU, the book's numbers), ``"paper"`` (the
-#: papers' settings, for a GPU) and ``"tiny"`` (seconds, a smoke test of the whole pipeline whose numbers mean
-#: nothing).
-PRESETS = ("book", "paper", "tiny")
+#: The presets of the experiments, ``"book"`` (minutes on a 2-core CPU, the book's numbers), ``"hours"`` (chapters
+#: 7-10 only: the book's data and networks with more seeds, lines, runs and epochs, a few hours on a 2-core CPU or
+#: minutes on a GPU, to decide the claims that the book scale leaves open), ``"paper"`` (the papers' settings, for
+#: a GPU) and ``"tiny"`` (seconds, a smoke test of the whole pipeline whose numbers mean nothing).
+PRESETS = ("book", "hours", "paper", "tiny")
+#: The presets every experiment has (:attr:`FigureSpec.presets` by default).
+STANDARD_PRESETS = ("book", "paper", "tiny")
 
 #: The chapter modules in book order, ``(chapter number, module name)``; ``<name>_figures`` registers the figures.
 CHAPTERS = ((2, "shallow"), (3, "infinite"), (4, "curvature"), (5, "toy"), (6, "mnist"), (7, "deep"),
@@ -139,7 +142,7 @@ class FigureSpec:
     description: str
     draw: Callable[[Any], Drawn]
     source: Callable[[str | None, Options], Any]
-    presets: tuple[str, ...] = PRESETS
+    presets: tuple[str, ...] = STANDARD_PRESETS
 
     @property
     def function(self) -> str:
@@ -160,7 +163,7 @@ FIGURES: dict[str, FigureSpec] = {}
 
 
 def figure(name: str, *, chapter: int, description: str, source: Callable[[str | None, Options], Any],
-           presets: tuple[str, ...] = PRESETS) -> Callable:
+           presets: tuple[str, ...] = STANDARD_PRESETS) -> Callable:
     """Decorator registering a figure function under ``name`` (see :class:`FigureSpec`)."""
     def register(draw: Callable[[Any], Drawn]) -> Callable[[Any], Drawn]:
         if name in FIGURES and FIGURES[name].function != f"{draw.__module__}.{draw.__name__}":

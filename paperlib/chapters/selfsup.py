@@ -171,7 +171,9 @@ def _build_model(depths, width, activation, channels, kind, dim, hidden, head_ac
 #: The presets. ``"paper"`` has the authors' settings (ResNet-34 GELU, 1000 epochs, batch 1024, lr 0.01; Barlow
 #: Twins with lambda 0.005 and the authors' linear projector to 128; SimCLR with temperature 0.07 and the authors'
 #: head Linear(512, 512)-GELU-Linear(512, 10)) at three seeds, for a GPU; ``"book"`` runs on an idle 2-core CPU in
-#: six to seven minutes; ``"tiny"``: seconds, a smoke test (its numbers mean nothing).
+#: six to seven minutes; ``"hours"``: the book's data and backbones with five seeds, 30 epochs and twice the lines
+#: (about an hour on a 2-core CPU), for the claims the book scale leaves open; ``"tiny"``: seconds, a smoke test
+#: (its numbers mean nothing).
 PRESETS: dict[str, SSLPreset] = {
     "paper": SSLPreset(data="cifar10", depths=(3, 4, 6, 3), width=64, activations=("gelu",), seeds=(0, 1, 2),
                        optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, batch_size=1024, epochs=1000,
@@ -182,6 +184,8 @@ PRESETS: dict[str, SSLPreset] = {
                        chunk_size=None, barlow_head="linear", barlow_dim=128, simclr_head="two_layer",
                        simclr_dim=10, head_hidden=512, head_activation="gelu"),
     "book": SSLPreset(),
+    "hours": SSLPreset(seeds=(0, 1, 2, 3, 4), epochs=30, snapshots=(0, 10, 30), figure_epochs=(0, 10, 30),
+                       lines=60, same_lines=16),
     "tiny": SSLPreset(train_size=256, seeds=(0,), epochs=1, snapshots=(0, 1), figure_epochs=(0, 1), line_steps=6,
                       plane_steps=6, lines=4, same_lines=2, pairs=((1, 5),), same_class=(7,), probe_size=256),
 }

@@ -18,6 +18,7 @@ Building blocks: :func:`methods_line_figure` (one line, one panel per method, at
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping
 
 import matplotlib.pyplot as plt
@@ -29,10 +30,14 @@ from ..plot._util import get_axes, get_field, pick_epochs
 from ..plot.core import interpolation_plot
 from . import selfsup as _selfsup
 from .deep_figures import location_plot
-from .registry import Drawn, figure
+from .registry import PRESETS, Drawn
+from .registry import figure as _figure
 
 __all__ = ["views", "probe", "lines", "barlow_line", "planes", "spectra", "controls", "methods_line_figure",
            "probe_plot", "prominence_plot", "control_curves", "location_points", "METHOD_NAMES"]
+
+#: this chapter's experiment has every preset, ``"hours"`` included
+figure = functools.partial(_figure, presets=PRESETS)
 
 #: Display names of the methods.
 METHOD_NAMES = {"barlow": "Barlow Twins", "simclr": "SimCLR"}

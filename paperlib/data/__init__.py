@@ -7,7 +7,8 @@ r"""Data sets of the paper and the regular grids on which geometry is evaluated.
 - :func:`sinusoid`: ``n`` points uniform on :math:`[-1, 1]^2`, label :math:`[x_2 > \tfrac35 \sin(7 x_1 - 1)]`.
 - :func:`xor`: the four points :math:`(\pm1, \pm1)`, label = XOR of the signs of the two coordinates.
 - :func:`grid`: a regular ``ny x nx`` grid of points (a :class:`Grid`), flattened row-major for batched geometry.
-- :func:`gih_circles`, :func:`gih_direction`: the data sets of the geometric-invariance chapter.
+- :func:`gih_circles`, :func:`gih_direction`, :func:`gih_shortcut`, :func:`gih_gaussian`: the data sets of the
+  geometric-invariance chapters.
 
 Toy inputs are float tensors ``(N, 2)``, labels long tensors ``(N,)`` with values 0/1.
 
@@ -21,7 +22,7 @@ from . import cifar, common, digits, gih, toy
 from .cifar import cifar10, cifar10_augmentation, fetch_cifar10
 from .common import AugmentedTensors, DataUnavailableError, _data_dir, unavailable
 from .digits import fetch_mnist, mnist, mnist_subset_split, read_idx
-from .gih import gih_circles, gih_direction, orthonormal_plane
+from .gih import gih_circles, gih_direction, gih_gaussian, gih_shortcut, orthonormal_plane
 from .toy import Grid, grid, sinusoid, sinusoid_control_score, sinusoid_score, xor, xor_score
 
 __all__ = ["sinusoid", "sinusoid_score", "sinusoid_control_score", "xor", "xor_score", "Grid", "grid",
@@ -30,7 +31,7 @@ __all__ += ["MNIST_URL", "MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "read_idx", "
             "fetch_mnist", "DataUnavailableError", "unavailable"]
 __all__ += ["CIFAR10_URL", "CIFAR10_MD5", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10_CLASSES", "fetch_cifar10",
             "cifar10", "cifar10_augmentation"]
-__all__ += ["orthonormal_plane", "gih_circles", "gih_direction"]
+__all__ += ["orthonormal_plane", "gih_circles", "gih_direction", "gih_shortcut", "gih_gaussian"]
 
 # The constants of paperlib.data.digits and paperlib.data.cifar, bound here with copies of their ``#:`` comments:
 # Sphinx documents this package's members (book/api.md) and reads a variable's documentation from the module that

@@ -1,6 +1,7 @@
 """The data sets of the geometric-invariance experiments (Movahedi et al., arXiv:2410.12025, Fig. 1): two concentric
 circles in a plane of image space with noise in its complement (:func:`gih_circles`), and a label carried by one
-direction (:func:`gih_direction`)."""
+direction (:func:`gih_direction`); the circles with a linear shortcut (:func:`gih_shortcut`) and Gaussian data
+shaped like a geometry (:func:`gih_gaussian`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from .._checks import check_int, check_number
 
-__all__ = ["orthonormal_plane", "gih_circles", "gih_direction"]
+__all__ = ["orthonormal_plane", "gih_circles", "gih_direction", "gih_shortcut", "gih_gaussian"]
 
 
 def orthonormal_plane(u1: torch.Tensor, u2: torch.Tensor) -> torch.Tensor:
@@ -87,3 +88,83 @@ def gih_direction(u: torch.Tensor, n: int, *, noise: float = 1.0, seed: int = 0,
     z = torch.randn(n, e.numel(), generator=gen, dtype=torch.float64) * noise
     x = a[:, None] * e + z - (z @ e)[:, None] * e
     return x.reshape(n, *u.shape).to(dtype), (a > 0).long()
+
+
+def gih_shortcut(u1: torch.Tensor, u2: torch.Tensor, u3: torch.Tensor, n: int, *, epsilon: float = 1.0,
+                 flip: bool = False, r_outer: float = 1.5, r_inner: float = 0.25, noise: float = 1.0, seed: int = 0,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The circles of :func:`gih_circles` plus a linear feature along ``u3`` that also decides the class: the
+    geometric-invariance paper's simplicity-bias set. With :math:`(e_1, e_2)` the circles' plane, :math:`e_3` =
+    ``u3`` made orthogonal to it and normalised, and :math:`P_3` the projector on the complement of
+    :math:`e_1, e_2, e_3`,
+
+    .. math::  x = r_y (\cos\alpha\, e_1 + \sin\alpha\, e_2) + s_y \tfrac{\varepsilon}{2} e_3 + P_3 z,
+               \qquad s_y = \pm(2y - 1),
+
+    with :math:`+` (the feature agrees with the circles) or, for ``flip=True``, :math:`-` (it contradicts them: a
+    network that reads only the linear feature scores 0 on such a set, one that reads only the circles scores as
+    on the circles). The same ``seed`` gives the same circles and noise with and without ``flip``.
+
+    Returns:
+        ``x: (n, *u1.shape)``, ``y: (n,)`` long (``n`` even, equal counts, ``y = 1`` outer).
+    """
+    check_number(epsilon, "epsilon", min=0)
+    if not isinstance(u3, torch.Tensor) or u3.numel() != u1.numel():
+        raise ValueError(f"u3 must be a tensor with {u1.numel()} entries like u1")
+    e = orthonormal_plane(u1, u2)
+    c = u3.flatten().double()
+    c = c - (c @ e.T) @ e
+    if not c.norm() > 1e-5 * u3.double().norm():  # float32 rounding of a u3 in the plane leaves ~1e-7
+        raise ValueError("u3 must not lie in the plane of u1 and u2")
+    c = c / c.norm()
+    x, y, _ = gih_circles(u1, u2, n, r_outer=r_outer, r_inner=r_inner, noise=noise, seed=seed, dtype=torch.float64)
+    flat = x.flatten(1)
+    sign = (2 * y - 1).double() * (-1.0 if flip else 1.0)
+    flat = flat - (flat @ c)[:, None] * c + (sign * epsilon / 2)[:, None] * c
+    return flat.reshape(x.shape).to(dtype), y
+
+
+def gih_gaussian(G: torch.Tensor, n: int, *, reverse: bool = False, in_shape: tuple[int, ...] | None = None,
+                 seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    r"""Gaussian inputs shaped like a geometry ``G`` (the paper's memorisation sets): with
+    :math:`G = \sum_k \lambda_k u_k u_k^\top` (:math:`\lambda_1 \ge \dots \ge \lambda_D`, negative estimates set to
+    0),
+
+    .. math::  x = \sum_k \sqrt{c\, \mu_k}\, z_k u_k, \qquad z \sim N(0, I_D), \qquad
+               \mu_k = \lambda_k \ \text{or, for ``reverse``,}\ \lambda_{D + 1 - k},
+
+    with :math:`c = D / \sum_k \lambda_k` so that :math:`E\|x\|^2 = D` either way: :math:`x \sim N(0, c\, G)`, or the
+    same eigenvectors with the eigenvalue order reversed (the variance sits where ``G`` is smallest). Both sets
+    have the same spectrum; only its directions differ.
+
+    Args:
+        G: ``(D, D)`` symmetric, positive semi-definite up to estimation noise, not zero; n: samples;
+        in_shape: of each sample (default ``(D,)``), e.g. ``(1, 32, 32)``; seed: of the draws.
+
+    Returns:
+        ``(n, *in_shape)``.
+
+    Example:
+        >>> x = gih_gaussian(torch.diag(torch.tensor([4.0, 0.0])), 1000, seed=0)
+        >>> [round(float(v), 1) for v in x.square().mean(0)]  # all variance along the first axis, E|x|^2 = 2
+        [2.0, 0.0]
+        >>> [round(float(v), 1) for v in gih_gaussian(torch.diag(torch.tensor([4.0, 0.0])), 1000, reverse=True).square().mean(0)]
+        [0.0, 2.0]
+    """
+    if not isinstance(G, torch.Tensor) or G.ndim != 2 or G.shape[0] != G.shape[1]:
+        raise ValueError(f"G must be a square (D, D) tensor; got {getattr(G, 'shape', type(G).__name__)}")
+    n = check_int(n, "n", min=1)
+    d = G.shape[0]
+    shape = (d,) if in_shape is None else tuple(in_shape)
+    if math.prod(shape) != d:
+        raise ValueError(f"in_shape must have D = {d} entries; got {shape}")
+    Gd = G.detach().double().cpu()
+    values, vectors = torch.linalg.eigh((Gd + Gd.T) / 2)
+    values, vectors = values.flip(0).clamp_min(0), vectors.flip(1)
+    total = float(values.sum())
+    if not total > 0:
+        raise ValueError("G must have a positive eigenvalue")
+    mu = values.flip(0) if reverse else values
+    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+    z = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    return ((z * (mu * d / total).sqrt()) @ vectors.T).reshape(n, *shape).to(dtype)

@@ -73,13 +73,18 @@ def test_the_tiny_run_fills_every_table(tiny):
     assert len(ex.sweep) == len(s.sweep_forms) * len(s.sweep_indices) * len(s.sweep_architectures) * len(s.seeds)
     assert len(ex.project) == len(s.sweep_architectures) * len(s.seeds) * (1 + 3 * len(s.project_counts))
     assert len(ex.prune) == len(s.prune_fractions) * 3 * len(s.seeds)
+    assert len(ex.memorise) == len(s.memorise_architectures) * 2 * 2 * len(s.seeds)
+    assert all(len(r["curve"]) == s.memorise_epochs + 1 for r in ex.memorise)
+    assert len(ex.shortcut) == len(s.shortcut_indices) * len(s.sweep_architectures) * len(s.seeds)
+    assert all(math.isclose(r["reliance"], r["accuracy"] - r["flipped"]) for r in ex.shortcut)
     values, U = ex.directions
     assert torch.all(values[:-1] >= values[1:]) and U.shape == (1024, 1024)
     # the scores belong to the task's training images in their own order
     x, _ = H.digit_pair(s.task_digits, "train")
     assert torch.allclose(ex.scores, gih.geometry_scores(x, ex.direction_geometry.G))
     verdicts = H.claims(ex)
-    assert {"init/mlp", "change/lenet/true", "sweep/linear", "project/lenet", "prune/random"} <= set(verdicts)
+    assert {"init/mlp", "change/lenet/true", "memorise/lenet", "sweep/linear", "shortcut", "project/lenet",
+            "prune/random"} <= set(verdicts)
     for c in verdicts.values():
         assert isinstance(c.holds, bool) and c.name in c.line()
     # a second run reads everything from the cache and gives the same numbers
@@ -108,3 +113,34 @@ def test_claims_follow_their_thresholds():
     assert verdicts["init/lenet"].holds and verdicts["change/lenet/true"].holds
     assert not verdicts["change/lenet/random"].holds and verdicts["change/mlp/true"].holds
     assert dataclasses.asdict(verdicts["change/lenet/true"])["threshold"] == H.CHANGE_MARGIN
+
+
+def test_random_labels_are_balanced_and_seeded():
+    y = H.random_labels(10, 3)
+    assert int(y.sum()) == 5 and torch.equal(y, H.random_labels(10, 3)) and not torch.equal(y, H.random_labels(10, 4))
+
+
+def test_memorisation_and_shortcut_claims_compare_with_the_mlp():
+    """The memorisation claim needs the architecture's along-minus-reversed speed to beat the MLP's on the same sets
+    in every seed; the shortcut claim needs LeNet's drop in reliance to beat the MLP's."""
+    s = H.PRESETS["tiny"].replace(seeds=(0, 1, 2))
+    first, last = s.shortcut_indices[0], s.shortcut_indices[-1]
+
+    def experiment(arch_gap, mlp_gap, lenet_drop, mlp_drop):
+        ex = H.HypothesisExperiment("custom", s)
+        for seed in s.seeds:
+            for arch, gap in (("lenet", arch_gap), ("mlp", mlp_gap)):
+                ex.memorise += [{"architecture": arch, "geometry": "lenet", "mode": "along", "seed": seed,
+                                 "speed": 0.5 + gap}, {"architecture": arch, "geometry": "lenet", "mode": "reversed",
+                                                       "seed": seed, "speed": 0.5}]
+            for arch, drop in (("lenet", lenet_drop), ("mlp", mlp_drop)):
+                ex.shortcut += [{"architecture": arch, "index": first, "seed": seed, "reliance": 0.2 + drop},
+                                {"architecture": arch, "index": last, "seed": seed, "reliance": 0.2}]
+        return H.claims(ex)
+
+    held = experiment(0.3, 0.0, 0.5, 0.0)
+    assert held["memorise/lenet"].holds and held["shortcut"].holds
+    assert held["memorise/lenet"].mean == pytest.approx(0.3) and held["shortcut"].mean == pytest.approx(0.5)
+    # the same gaps in the MLP: no effect of the geometry
+    same = experiment(0.3, 0.3, 0.5, 0.5)
+    assert not same["memorise/lenet"].holds and not same["shortcut"].holds

@@ -76,3 +76,23 @@ def test_options_are_checked():
         registry.Options(cache="yes")
     with pytest.raises(TypeError, match="options"):
         registry.make("toy-sinusoid", "tiny", {"device": "cpu"})
+
+
+@pytest.mark.parametrize("module", ["deep", "selfsup", "invariance", "hypothesis"])
+def test_the_hours_preset_sits_between_book_and_paper_on_the_books_data(module):
+    """``hours`` keeps the book's data (nothing to download, CPU-runnable) and its networks, and enlarges what the
+    open claims need: at least the book's seeds and epochs (or runs), never fewer of anything it scales."""
+    import importlib
+
+    presets = importlib.import_module(f"paperlib.chapters.{module}").PRESETS
+    book, hours, paper = presets["book"], presets["hours"], presets["paper"]
+    if hasattr(book, "data"):
+        assert hours.data == book.data != paper.data  # MNIST digits, not the paper's CIFAR-10
+    for width in ("width", "resnet_width", "depths", "resnet_depths"):
+        if hasattr(book, width):
+            assert getattr(hours, width) == getattr(book, width)  # the book's networks
+    grown = [f for f in ("seeds", "epochs", "lines", "runs", "evolution_networks", "train_size", "task_epochs")
+             if hasattr(book, f)]
+    size = lambda v: len(v) if isinstance(v, tuple) else v  # noqa: E731
+    assert grown and all(size(getattr(hours, f)) >= size(getattr(book, f)) for f in grown if getattr(book, f))
+    assert any(size(getattr(hours, f)) > size(getattr(book, f)) for f in grown if getattr(book, f))
