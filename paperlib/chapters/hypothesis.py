@@ -57,7 +57,9 @@ __all__ = ["HypothesisPreset", "PRESETS", "HypothesisExperiment", "ARCHITECTURES
 
 #: The architectures of the chapter (``"vit"``: :class:`paperlib.models.VisionTransformer`).
 ARCHITECTURES = ("mlp", "lenet", "resnet", "vit")
-_SHAPE = (1, 32, 32)
+#: The data sets of the image tasks: the offline MNIST subset (``(1, 32, 32)``, zero-padded digits in [0, 1]) or
+#: CIFAR-10 (``(3, 32, 32)``, standardised per channel; the paper's "CIFAR-2" is two of its classes).
+DATA = ("mnist", "cifar10")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,12 @@ class HypothesisPreset(Preset):
     r"""Settings of :func:`run`.
 
     Attributes:
+        data: of the image tasks, a name of :data:`DATA`; ``"cifar10"`` (the paper preset) needs the CIFAR-10
+            archive (``Options.data_dir``, ``Options.download``) and makes every input ``(3, 32, 32)``.
         architectures: of experiment 1 (names of :data:`ARCHITECTURES`); activation: of every network;
             resnet_depths, resnet_width: the ResNet; vit_patch, vit_dim, vit_depth, vit_heads: the transformer.
-        train_images: two-digit training images of experiment 1 (zeros and ones, targets -1 / +1);
+        train_images: two-class training images of experiment 1 (the first half of each class of
+            ``sweep_digits``, targets -1 / +1);
             runs: training runs per architecture and labelling, split into ``groups`` groups of consecutive
             seeds; epochs, lr, momentum, clip_norm, batch_size: SGD (learning rate decayed linearly to 0) on
             the squared error; inputs, sigma_x: input points per network for :math:`\hat G_t`;
@@ -78,15 +83,17 @@ class HypothesisPreset(Preset):
             give the directions of experiments 3-6 (:func:`paperlib.gih.average_geometry`, one input per network).
         memorise_architectures: the low-rank architectures of experiment 2 (each also trains the MLP on its sets);
             memorise_size: Gaussian inputs with random balanced labels; memorise_epochs: their training.
-        sweep_digits: the images relabelled in the sweep; sweep_architectures: trained in experiments 3-5;
+        sweep_digits: the two classes (digits, or CIFAR-10 classes) of experiment 1 and of the images
+            relabelled in the sweep; sweep_architectures: trained in experiments 3-5;
             sweep_forms, sweep_indices: label forms and eigen-indices; shortcut_plane: eigen-indices of LeNet's
             :math:`G` spanning the circles of experiment 4; shortcut_indices: of the linear feature's direction;
             shortcut_train, shortcut_test, shortcut_epsilon, shortcut_r_outer, shortcut_r_inner: its data
-            (:func:`paperlib.data.gih_shortcut`, unit noise); task_digits: the two-class task of experiments 5-6;
+            (:func:`paperlib.data.gih_shortcut`, unit noise); task_digits: the two classes of the task of experiments 5-6;
             project_counts: directions removed; prune_fractions: fractions kept; seeds: of experiments 2-6;
             task_epochs, task_lr, task_batch_size: their training (cross-entropy, SGD as above).
     """
 
+    data: str = "mnist"
     architectures: tuple[str, ...] = ARCHITECTURES
     activation: str = "gelu"
     resnet_depths: tuple[int, ...] = (1, 1, 1, 1)
@@ -133,14 +140,16 @@ class HypothesisPreset(Preset):
     task_batch_size: int = 32
 
     def __post_init__(self) -> None:
+        check_choice(self.data, "data", DATA)
+        d = self.shape[0] * self.shape[1] * self.shape[2]
         for a in self.architectures + self.sweep_architectures:
             check_choice(a, "architectures", ARCHITECTURES)
         for a in self.memorise_architectures:
             check_choice(a, "memorise_architectures", ARCHITECTURES[1:])
-        if len(check_ints(self.shortcut_plane, "shortcut_plane", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)) != 2 or \
+        if len(check_ints(self.shortcut_plane, "shortcut_plane", min=0, max=d - 1)) != 2 or \
                 self.shortcut_plane[0] == self.shortcut_plane[1]:
             raise ValueError(f"shortcut_plane must be two different eigen-indices; got {self.shortcut_plane!r}")
-        check_ints(self.shortcut_indices, "shortcut_indices", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)
+        check_ints(self.shortcut_indices, "shortcut_indices", min=0, max=d - 1)
         if set(self.shortcut_indices) & set(self.shortcut_plane):
             raise ValueError("shortcut_indices must not contain the circles' plane (shortcut_plane)")
         for name in ("memorise_size", "shortcut_train", "shortcut_test"):
@@ -162,30 +171,39 @@ class HypothesisPreset(Preset):
                              f"groups={self.groups}")
         if self.train_images % 2:
             raise ValueError(f"train_images must be even; got {self.train_images}")
-        check_ints(self.sweep_indices, "sweep_indices", min=0, max=_SHAPE[1] * _SHAPE[2] - 1)
-        check_ints(self.project_counts, "project_counts", min=1, max=_SHAPE[1] * _SHAPE[2] // 2)
+        check_ints(self.sweep_indices, "sweep_indices", min=0, max=d - 1)
+        check_ints(self.project_counts, "project_counts", min=1, max=d // 2)
         check_ints(self.seeds, "seeds", min=0)
         for name in ("sweep_digits", "task_digits"):
-            digits = check_ints(getattr(self, name), name, min=0, max=9)
-            if len(digits) != 2 or digits[0] == digits[1]:
-                raise ValueError(f"{name} must be two different digits; got {digits!r}")
+            classes = check_ints(getattr(self, name), name, min=0, max=9)
+            if len(classes) != 2 or classes[0] == classes[1]:
+                raise ValueError(f"{name} must be two different classes; got {classes!r}")
         for f in self.prune_fractions:
             check_number(f, "prune_fractions", min=0, open_min=True, max=1)
         for name in ("lr", "clip_norm", "sigma_x", "direction_sigma_x", "task_lr"):
             check_number(getattr(self, name), name, min=0, open_min=True)
         check_number(self.momentum, "momentum", min=0, max=0.99)
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The shape of one input: ``(1, 32, 32)`` for MNIST, ``(3, 32, 32)`` for CIFAR-10."""
+        return (1, 32, 32) if self.data == "mnist" else (3, 32, 32)
+
     def network_kwargs(self, architecture: str) -> dict:
-        """Keyword arguments of :func:`build_network` for ``architecture``."""
+        """Keyword arguments of :func:`build_network` for ``architecture`` (``in_channels`` only where it is not
+        1)."""
         if architecture == "vit":
-            return {"patch": self.vit_patch, "dim": self.vit_dim, "depth": self.vit_depth, "heads": self.vit_heads}
-        kw = {"activation": self.activation}
+            kw = {"patch": self.vit_patch, "dim": self.vit_dim, "depth": self.vit_depth, "heads": self.vit_heads}
+        else:
+            kw = {"activation": self.activation}
         if architecture == "resnet":
             kw.update(depths=self.resnet_depths, width=self.resnet_width)
+        if self.shape[0] != 1:
+            kw["in_channels"] = self.shape[0]
         return kw
 
     def factory(self, architecture: str, num_classes: int) -> functools.partial:
-        """A picklable factory of freshly initialised networks ``(B, 1, 32, 32) -> (B, num_classes)``."""
+        """A picklable factory of freshly initialised networks ``(B, *shape) -> (B, num_classes)``."""
         return functools.partial(build_network, architecture, num_classes=num_classes,
                                  **self.network_kwargs(architecture))
 
@@ -204,7 +222,8 @@ class HypothesisPreset(Preset):
 #: ``"book"``: a 2-core CPU in minutes; ``"hours"``: the book's networks with 2.5 times the runs and epochs, twice
 #: the images, five seeds and longer tasks (a few hours on a 2-core CPU, minutes on a GPU): what would decide the
 #: claims the book scale leaves open; ``"paper"``: closer to the paper's settings, for a GPU (ResNet-18, more runs
-#: and epochs, all indices; CIFAR-10 is not used here: see the chapter); ``"tiny"``: seconds, a smoke test.
+#: and epochs, all indices, two CIFAR-10 classes: airplane / automobile for experiments 1 and 3, cat / dog for 5
+#: and 6); ``"tiny"``: seconds, a smoke test.
 PRESETS = {
     "book": HypothesisPreset(),
     "hours": HypothesisPreset(train_images=512, runs=60, groups=5, epochs=10, reference_networks=4096,
@@ -212,7 +231,7 @@ PRESETS = {
                               shortcut_test=2_000, sweep_indices=(0, 10, 50, 100, 200, 400),
                               project_counts=(5, 10, 20, 40, 80), prune_fractions=(0.1, 0.2, 0.3, 0.5),
                               seeds=(0, 1, 2, 3, 4), task_epochs=15),
-    "paper": HypothesisPreset(resnet_depths=(2, 2, 2, 2), resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4,
+    "paper": HypothesisPreset(data="cifar10", sweep_digits=(0, 1), task_digits=(3, 5), resnet_depths=(2, 2, 2, 2), resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4,
                               vit_heads=4, train_images=800, runs=150, groups=5, epochs=20, inputs=32,
                               reference_networks=10_000, rotations=10, direction_networks=100_000,
                               sweep_indices=(0, 5, 10, 20, 50, 100, 200, 400, 600), project_counts=(5, 10, 20, 50, 100, 200),
@@ -228,12 +247,14 @@ PRESETS = {
 
 
 def build_network(architecture: str, *, num_classes: int = 1, **kwargs) -> torch.nn.Module:
-    """A freshly initialised network of :data:`ARCHITECTURES` on ``(B, 1, 32, 32)`` images: ``"mlp"``, ``"lenet"``,
-    ``"resnet"`` from :func:`paperlib.gih.network` (their ``kwargs``), ``"vit"`` a
-    :class:`paperlib.models.VisionTransformer` (``patch``, ``dim``, ``depth``, ``heads``)."""
+    """A freshly initialised network of :data:`ARCHITECTURES` on ``(B, in_channels, 32, 32)`` images (``kwargs``
+    may set ``in_channels``, default 1): ``"mlp"``, ``"lenet"``, ``"resnet"`` from :func:`paperlib.gih.network`
+    (their ``kwargs``), ``"vit"`` a :class:`paperlib.models.VisionTransformer` (``patch``, ``dim``, ``depth``,
+    ``heads``)."""
     check_choice(architecture, "architecture", ARCHITECTURES)
     if architecture == "vit":
-        return _models.VisionTransformer(image_size=32, in_channels=1, num_classes=num_classes, **kwargs).eval()
+        kwargs = {"in_channels": 1, **kwargs}
+        return _models.VisionTransformer(image_size=32, num_classes=num_classes, **kwargs).eval()
     return _gih.network(architecture, num_classes=num_classes, **kwargs)
 
 
@@ -250,6 +271,39 @@ def digit_pair(digits: tuple[int, int], split: str) -> tuple[torch.Tensor, torch
     x, y = _data.mnist(split, source="subset", scale="unit")
     keep = (y == digits[0]) | (y == digits[1])
     return F.pad(x[keep].reshape(-1, 1, 28, 28), (2, 2, 2, 2)), (y[keep] == digits[1]).long()
+
+
+class _Images:
+    """The two-class image sets of one run, read once: :meth:`pair` (all images of two classes, labels 0 / 1) and
+    :meth:`first` (experiment 1's balanced training images, targets -1 / +1), from the MNIST subset or CIFAR-10
+    (``options.data_dir``, ``options.download``; standardised per channel, in the channel x height x width order
+    the networks read)."""
+
+    def __init__(self, s: HypothesisPreset, options: Options):
+        self.s, self.options, self._splits = s, options, {}
+
+    def _split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split not in self._splits:
+            self._splits[split] = _data.cifar10(split, data_dir=self.options.data_dir, download=self.options.download)
+        return self._splits[split]
+
+    def pair(self, classes: tuple[int, int], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.s.data == "mnist":
+            return digit_pair(classes, split)
+        x, y = self._split(split)
+        keep = (y == classes[0]) | (y == classes[1])
+        return x[keep], (y[keep] == classes[1]).long()
+
+    def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``n / 2`` training images of each class of ``sweep_digits``, the first class first; targets
+        -1 and +1 (MNIST: :func:`paperlib.chapters.invariance.two_digit_data`, zeros and ones)."""
+        if self.s.data == "mnist" and tuple(self.s.sweep_digits) == (0, 1):
+            return two_digit_data(n)
+        x, y = self.pair(self.s.sweep_digits, "train")
+        idx = torch.cat([torch.nonzero(y == c).flatten()[: n - n // 2 if c else n // 2] for c in (0, 1)])
+        if len(idx) < n:
+            raise ValueError(f"train_images={n} needs {n // 2} training images per class; the data have fewer")
+        return x[idx], 2.0 * y[idx].float() - 1
 
 
 @dataclass
@@ -338,23 +392,23 @@ def _reference(s: HypothesisPreset, arch: str, networks: int, inputs: int, sigma
 
     def compute():
         if arch == "vit":
-            e = _gih.average_geometry(s.factory(arch, 1), networks, in_shape=_SHAPE, inputs=inputs, sigma_x=sigma_x,
+            e = _gih.average_geometry(s.factory(arch, 1), networks, in_shape=s.shape, inputs=inputs, sigma_x=sigma_x,
                                       route="modules", seed=1, device=dev)
         else:
             e = _gih.average_geometry(arch, networks, inputs=inputs, sigma_x=sigma_x, route="stacked", seed=1,
                                       device=dev, num_classes=1, **kw)
         return {"G": e.G.cpu(), "sum_sq": e.sum_sq, "route": e.route}
     p = cached(store, desc, compute)
-    return _gih.AverageGeometry(p["G"], networks, inputs, sigma_x, "mean", p["route"], _SHAPE, p["sum_sq"])
+    return _gih.AverageGeometry(p["G"], networks, inputs, sigma_x, "mean", p["route"], s.shape, p["sum_sq"])
 
 
 def _training_job(job: dict) -> dict:
     """One run of experiment 1 in a worker: train (cached), then the gradient rows of its snapshot at every epoch
     at the run's own points (``(epochs + 1, inputs, D)``, a small tensor to send back) and its final loss."""
     job = dict(job)
-    index, inputs, sigma_x = job.pop("index"), job.pop("inputs"), job.pop("sigma_x")
+    index, inputs, sigma_x, shape = job.pop("index"), job.pop("inputs"), job.pop("sigma_x"), job.pop("shape")
     r = _train.train(**job)
-    rows = torch.stack([_gih.network_rows(r.model(t), index, _SHAPE, inputs=inputs, sigma_x=sigma_x)
+    rows = torch.stack([_gih.network_rows(r.model(t), index, shape, inputs=inputs, sigma_x=sigma_x)
                         for t in r.epochs])
     return {"rows": rows, "loss": float(r.history["train_loss"][-1])}
 
@@ -407,7 +461,7 @@ def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, la
                 f"{prefix}_rot": sum(_rho(A, R) for R in targets["rot"]) / len(targets["rot"])}
     for g in range(s.groups):
         part = rows[g * size: (g + 1) * size]
-        est = [_gih.geometry_from_rows(part[:, t], _SHAPE, sigma_x=s.sigma_x) for t in range(part.shape[1])]
+        est = [_gih.geometry_from_rows(part[:, t], s.shape, sigma_x=s.sigma_x) for t in range(part.shape[1])]
         Gs = [e.G for e in est]
         exp.init_check.append({"architecture": arch, "labels": labels, "group": g,
                                "distance": float(torch.linalg.matrix_norm(Gs[0] - ref.G)),
@@ -420,15 +474,16 @@ def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, la
             exp.training.append(row)
 
 
-def _training_jobs(s: HypothesisPreset) -> tuple[list, list]:
-    x, y = two_digit_data(s.train_images)
+def _training_jobs(s: HypothesisPreset, images: _Images) -> tuple[list, list]:
+    x, y = images.first(s.train_images)
     y_random = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))]
     jobs, keys = [], []
     for arch in sorted(s.architectures, key=lambda a: a != "resnet"):  # the long runs first
         for labels, targets in (("true", y), ("random", y_random)):
             for seed in range(s.runs):
                 jobs.append({"model": s.factory(arch, 1), "data": (x, targets), "config": s.config(seed),
-                             "loss": squared_error, "index": seed, "inputs": s.inputs, "sigma_x": s.sigma_x})
+                             "loss": squared_error, "index": seed, "inputs": s.inputs, "sigma_x": s.sigma_x,
+                             "shape": s.shape})
                 keys.append(("training", arch, labels, seed))
     return jobs, keys
 
@@ -438,7 +493,7 @@ def _task_job(s: HypothesisPreset, arch: str, data, test, seed: int, epochs: int
             "evaluate": _train.classification_metrics(*test)}
 
 
-def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, list]:
+def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment, images: _Images) -> tuple[list, list]:
     jobs, keys = [], []
     values, U = exp.directions
     # 2. memorisation: random labels on Gaussian sets shaped by each low-rank architecture's G_0 (along) and by
@@ -448,15 +503,15 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, li
         for seed in s.seeds:
             y = random_labels(s.memorise_size, 7919 + seed)
             for mode in ("along", "reversed"):
-                x = _data.gih_gaussian(G, s.memorise_size, reverse=mode == "reversed", in_shape=_SHAPE, seed=seed)
+                x = _data.gih_gaussian(G, s.memorise_size, reverse=mode == "reversed", in_shape=s.shape, seed=seed)
                 for arch in (geometry, "mlp"):
                     jobs.append({"model": s.factory(arch, 2), "data": (x, y),
                                  "config": s.config(seed, task=True, epochs=s.memorise_epochs),
                                  "evaluate": _train.classification_metrics(x, y)})
                     keys.append(("memorise", arch, geometry, mode, seed))
     # 3. the eigen-index sweep: the sweep images relabelled by their projection on u_k
-    xs, _ = digit_pair(s.sweep_digits, "train")
-    xt, _ = digit_pair(s.sweep_digits, "test")
+    xs, _ = images.pair(s.sweep_digits, "train")
+    xt, _ = images.pair(s.sweep_digits, "test")
     for form in s.sweep_forms:
         for k in s.sweep_indices:
             y_train = _gih.projection_labels(xs, U[:, k], form)
@@ -468,10 +523,10 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, li
     # 4. simplicity bias: the circles on LeNet's top eigenvectors of G plus a linear feature along u_k of G; the
     # same test set with the feature flipped tells a network that reads it from one that reads the circles
     _, V = exp.direction_geometry.eigen
-    u1, u2 = (V[:, i].reshape(_SHAPE) for i in s.shortcut_plane)
+    u1, u2 = (V[:, i].reshape(s.shape) for i in s.shortcut_plane)
     shape = {"epsilon": s.shortcut_epsilon, "r_outer": s.shortcut_r_outer, "r_inner": s.shortcut_r_inner}
     for k in s.shortcut_indices:
-        u3 = V[:, k].reshape(_SHAPE)
+        u3 = V[:, k].reshape(s.shape)
         for seed in s.seeds:
             train_set = _data.gih_shortcut(u1, u2, u3, s.shortcut_train, seed=seed, **shape)
             sets = {"accuracy": _data.gih_shortcut(u1, u2, u3, s.shortcut_test, seed=10_000 + seed, **shape),
@@ -481,8 +536,8 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment) -> tuple[list, li
                              "evaluate": Accuracies(sets)})
                 keys.append(("shortcut", arch, k, seed))
     # 5. projecting out directions from the two-digit task
-    x_train, y_train = digit_pair(s.task_digits, "train")
-    x_test, y_test = digit_pair(s.task_digits, "test")
+    x_train, y_train = images.pair(s.task_digits, "train")
+    x_test, y_test = images.pair(s.task_digits, "test")
     Gd = exp.direction_geometry.G
     _, Ut = _gih.eigen_directions(Gd, _gih.second_moment(x_train))
     for arch in s.sweep_architectures:
@@ -532,14 +587,15 @@ def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -
     for arch in dict.fromkeys(s.architectures + s.memorise_architectures):
         exp.reference[arch] = _reference(s, arch, s.reference_networks, s.reference_inputs, s.sigma_x, store, dev)
     exp.direction_geometry = _reference(s, "lenet", s.direction_networks, 1, s.direction_sigma_x, store, dev)
-    xs, _ = digit_pair(s.sweep_digits, "train")
+    images = _Images(s, options)
+    xs, _ = images.pair(s.sweep_digits, "train")
     exp.directions = _gih.eigen_directions(exp.direction_geometry.G, _gih.second_moment(xs))
-    (jobs, keys), (tjobs, tkeys) = _training_jobs(s), _task_jobs(s, exp)
+    (jobs, keys), (tjobs, tkeys) = _training_jobs(s, images), _task_jobs(s, exp, images)
     common = {"cache": options.cache, "cache_dir": options.cache_dir, "progress": options.progress, "device": dev}
     items = [("training", {**common, **j}) for j in jobs] + [("task", {**common, **j}) for j in tjobs]
     workers = options.workers if options.workers or dev.type == "cpu" else 1
     results = _workers.parallel_map(_job, items, workers=workers)
-    S = _gih.second_moment(two_digit_data(s.train_images)[0])
+    S = _gih.second_moment(images.first(s.train_images)[0])
     rotations = [_gih.rotated_like(S, seed=r) for r in range(s.rotations)]
     by_run: dict = {}
     for key, r in zip(keys, results[: len(jobs)]):
@@ -614,7 +670,9 @@ def claims(ex: HypothesisExperiment) -> dict[str, Claim]:
         ratios = [r["distance"] / r["tolerance"] for r in rows]
         out[f"init/{arch}"] = _claim(f"init/{arch}", "distance(G_0 of the runs, reference G_0) / 3 SE", ratios, 1.0,
                                      all(v <= 1.0 for v in ratios))
-        for labels in ("true", "random"):
+        # the MLP's prediction is "no difference", evidence only where its geometry moves: with random labels,
+        # which the book's few epochs barely fit, it would pass whatever the hypothesis says, so it is not a claim
+        for labels in ("true",) if arch == "mlp" else ("true", "random"):
             if arch == "mlp":
                 rows = ex.rows("training", architecture=arch, labels=labels, epoch=s.epochs)
                 v = [abs(r["d_GSG"]) - abs(r["d_S"]) for r in rows]

@@ -149,18 +149,22 @@ def memorise(ex: _hypothesis.HypothesisExperiment) -> Drawn:
 
 
 @figure("hypothesis-directions", chapter=10, source=_hypothesis.run,
-        description="eigenvectors of G S G (LeNet's G, two-digit images) used by the eigen-index sweep")
+        description="eigenvectors of G S G (LeNet's G, two-class images) used by the eigen-index sweep")
 def directions(ex: _hypothesis.HypothesisExperiment) -> Drawn:
-    r"""The eigenvectors :math:`u_k` of :math:`G S G` at the sweep's indices as 32 x 32 images (symmetric colour
-    scale), with :math:`\lambda_k / \lambda_0` in the titles."""
+    r"""The eigenvectors :math:`u_k` of :math:`G S G` at the sweep's indices as 32 x 32 images (one channel: a
+    symmetric colour scale; three channels: RGB, each image scaled to [0, 1]), with :math:`\lambda_k /
+    \lambda_0` in the titles."""
     s = ex.settings
     values, U = ex.directions
     idx = list(s.sweep_indices)
-    imgs = _gih.eigen_images(U[:, idx], (1, 32, 32))[:, 0]
+    imgs = _gih.eigen_images(U[:, idx], s.shape)  # (K, C, 32, 32)
     fig, axes = plt.subplots(1, len(idx), figsize=(1.6 * len(idx), 2.0), squeeze=False, layout="constrained")
     for ax, k, img in zip(axes[0], idx, imgs):
-        lim = float(img.abs().max())
-        ax.imshow(img.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        if img.shape[0] == 1:
+            lim = float(img.abs().max())
+            ax.imshow(img[0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        else:
+            ax.imshow(((img - img.min()) / (img.max() - img.min())).permute(1, 2, 0).numpy())
         ratio = float(values[k] / values[0])
         ax.set_title(f"$u_{{{k}}}$ ({ratio:.0e})" if ratio < 0.01 else f"$u_{{{k}}}$ ({ratio:.2f})", fontsize=8)
         ax.set_xticks([])
@@ -266,7 +270,8 @@ def prune(ex: _hypothesis.HypothesisExperiment) -> Drawn:
     numbers = {"settings": s, "prune": ex.prune,
                "curves": _accuracy_lines(ax, ex.prune, "fraction", {m: {"mode": m} for m in _gih.PRUNE_MODES}, MODES)}
     ax.set(xscale="log", xlabel="fraction of training images kept", ylabel="test accuracy",
-           title=f"LeNet, digits {s.task_digits[0]} vs {s.task_digits[1]}")
+           title=f"LeNet, {'digits' if s.data == 'mnist' else 'CIFAR-10 classes'} {s.task_digits[0]} vs "
+                 f"{s.task_digits[1]}")
     ax.set_xticks(list(s.prune_fractions), [f"{f:g}" for f in s.prune_fractions])
     ax.minorticks_off()
     ax.legend(frameon=False)

@@ -112,6 +112,7 @@ def test_claims_follow_their_thresholds():
     verdicts = H.claims(ex)
     assert verdicts["init/lenet"].holds and verdicts["change/lenet/true"].holds
     assert not verdicts["change/lenet/random"].holds and verdicts["change/mlp/true"].holds
+    assert "change/mlp/random" not in verdicts  # a "no difference" where nothing moves is no evidence
     assert dataclasses.asdict(verdicts["change/lenet/true"])["threshold"] == H.CHANGE_MARGIN
 
 
@@ -144,3 +145,36 @@ def test_memorisation_and_shortcut_claims_compare_with_the_mlp():
     # the same gaps in the MLP: no effect of the geometry
     same = experiment(0.3, 0.3, 0.5, 0.5)
     assert not same["memorise/lenet"].holds and not same["shortcut"].holds
+
+
+def test_the_paper_preset_reads_two_cifar10_classes():
+    p = H.PRESETS["paper"]
+    assert p.data == "cifar10" and p.shape == (3, 32, 32)
+    assert p.network_kwargs("lenet")["in_channels"] == 3 and "in_channels" not in H.PRESETS["book"].network_kwargs("lenet")
+    for arch in H.ARCHITECTURES:  # every architecture takes three-channel images
+        net = H.build_network(arch, num_classes=2, **p.replace(resnet_width=4, vit_dim=16, vit_depth=1,
+                                                               vit_heads=2).network_kwargs(arch))
+        assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+    with pytest.raises(ValueError, match="sweep_indices"):
+        H.PRESETS["tiny"].replace(sweep_indices=(1024,))  # MNIST: D = 1024
+    assert H.PRESETS["tiny"].replace(data="cifar10", sweep_indices=(3071,)).shape == (3, 32, 32)
+
+
+@pytest.mark.slow
+def test_the_cifar10_code_path_on_a_generated_archive(tmp_path):
+    """The paper preset's data path (two CIFAR-10 classes, 3 x 32 x 32 inputs, D = 3072) end to end on a
+    generated archive in the real format, with the tiny preset's sizes."""
+    from paperlib import data
+    from tests.cifar_fakes import write_fake_cifar10
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    md5, arrays = write_fake_cifar10(archive, n_train=32, n_test=40)
+    data.fetch_cifar10(data_dir=tmp_path / "data", url=archive.as_uri(), md5=md5)
+    options = Options(device="cpu", data_dir=str(tmp_path / "data"), download=False, cache_dir=str(tmp_path / "c"),
+                      progress=False, workers=1)
+    ex = H.run("tiny", options, data="cifar10", sweep_digits=(0, 1), task_digits=(3, 5), architectures=("mlp",))
+    s = ex.settings
+    assert ex.reference["mlp"].G.shape == (3072, 3072) and ex.directions[1].shape == (3072, 3072)
+    assert ex.scores.shape == (int(((arrays["train"][1] == 3) | (arrays["train"][1] == 5)).sum()),)
+    assert len(ex.rows("training", architecture="mlp", labels="true")) == s.groups * (s.epochs + 1)
+    assert len(ex.memorise) == 4 and len(ex.shortcut) == 2 * len(s.shortcut_indices) and ex.project and ex.prune

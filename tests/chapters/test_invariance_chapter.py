@@ -148,3 +148,12 @@ def test_direction_task_carries_the_label_on_one_direction_with_a_margin():
     assert int(y.sum()) == 50
     gap, se = invariance.mean_se_gap([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
     assert gap == pytest.approx(2.0) and se == pytest.approx(1 / math.sqrt(3))
+
+
+def test_the_axis_set_is_balanced_and_lies_near_the_second_axis():
+    s = invariance.PRESETS["tiny"].replace(axis_pool=4000)
+    u1, u2 = torch.eye(1024)[0].reshape(1, 32, 32), torch.eye(1024)[1].reshape(1, 32, 32)
+    x, y = invariance._axis_points(s, u1, u2)
+    assert int(y.sum()) == int((1 - y).sum()) > 20  # every qualifying outer point and as many inner ones
+    first = x.flatten(1)[:, 0]
+    assert bool((first.abs() < s.r_inner).all())
