@@ -88,7 +88,8 @@ class HypothesisPreset(Preset):
             sweep_forms, sweep_indices: label forms and eigen-indices; shortcut_plane: eigen-indices of LeNet's
             :math:`G` spanning the circles of experiment 4; shortcut_indices: of the linear feature's direction;
             shortcut_train, shortcut_test, shortcut_epsilon, shortcut_r_outer, shortcut_r_inner: its data
-            (:func:`paperlib.data.gih_shortcut`, unit noise); task_digits: the two classes of the task of experiments 5-6;
+            (:func:`paperlib.data.gih_shortcut`, unit noise); task_digits: the two classes of the task of
+            experiments 5-6;
             project_counts: directions removed; prune_fractions: fractions kept; seeds: of experiments 2-6;
             task_epochs, task_lr, task_batch_size: their training (cross-entropy, SGD as above).
     """
@@ -231,10 +232,11 @@ PRESETS = {
                               shortcut_test=2_000, sweep_indices=(0, 10, 50, 100, 200, 400),
                               project_counts=(5, 10, 20, 40, 80), prune_fractions=(0.1, 0.2, 0.3, 0.5),
                               seeds=(0, 1, 2, 3, 4), task_epochs=15),
-    "paper": HypothesisPreset(data="cifar10", sweep_digits=(0, 1), task_digits=(3, 5), resnet_depths=(2, 2, 2, 2), resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4,
-                              vit_heads=4, train_images=800, runs=150, groups=5, epochs=20, inputs=32,
-                              reference_networks=10_000, rotations=10, direction_networks=100_000,
-                              sweep_indices=(0, 5, 10, 20, 50, 100, 200, 400, 600), project_counts=(5, 10, 20, 50, 100, 200),
+    "paper": HypothesisPreset(data="cifar10", sweep_digits=(0, 1), task_digits=(3, 5), resnet_depths=(2, 2, 2, 2),
+                              resnet_width=64, vit_patch=4, vit_dim=64, vit_depth=4, vit_heads=4, train_images=800,
+                              runs=150, groups=5, epochs=20, inputs=32, reference_networks=10_000, rotations=10,
+                              direction_networks=100_000, sweep_indices=(0, 5, 10, 20, 50, 100, 200, 400, 600),
+                              project_counts=(5, 10, 20, 50, 100, 200),
                               prune_fractions=(0.1, 0.2, 0.3, 0.5, 0.7), seeds=(0, 1, 2, 3, 4), task_epochs=30,
                               memorise_size=2_000, memorise_epochs=30, shortcut_train=10_000, shortcut_test=2_000,
                               shortcut_indices=(2, 10, 20, 50, 100, 200, 500, 1000)),

@@ -120,7 +120,8 @@ def velocity(ex: _hypothesis.HypothesisExperiment) -> Drawn:
 
 
 @figure("hypothesis-memorise", chapter=10, source=_hypothesis.run,
-        description="memorising random labels on Gaussian data along each architecture's G0 and with its spectrum reversed")
+        description="memorising random labels on Gaussian data along each architecture's G0 and with its spectrum "
+                    "reversed")
 def memorise(ex: _hypothesis.HypothesisExperiment) -> Drawn:
     r"""Training accuracy against the epoch on random labels, one panel per low-rank architecture: the
     architecture (colour) and the MLP (grey) on inputs :math:`N(0, c\,G_0)` (solid) and with the eigenvalue order

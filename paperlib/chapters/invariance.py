@@ -187,7 +187,8 @@ PRESETS = {
                        sweep_epochs=30,
                        sweep_seeds=(0, 1, 2, 3, 4), sweep_indices=(0, 5, 10, 20, 50, 100, 200, 500, 1000, 1023)),
     "tiny": GIHPreset(networks=64, mlp_networks=64, control_networks=64, geometry_blocks=4, evolution_networks=16,
-                      evolution_blocks=4, evolution_images=16, train_size=200, test_size=100, axis_pool=2000, seeds=(0,), epochs=1,
+                      evolution_blocks=4, evolution_images=16, train_size=200, test_size=100, axis_pool=2000,
+                      seeds=(0,), epochs=1,
                       boundary_steps=9, sweep_indices=(0, 1023), sweep_seeds=(0,), sweep_train=100, sweep_test=100,
                       sweep_epochs=1, permutations=100),
 }
@@ -627,7 +628,8 @@ def isotropy_claims(ex: GIHExperiment) -> list[Claim]:
     mlp, ctl = ex.geometry["mlp"].anisotropy_interval(), ex.control.anisotropy_interval()
     out = [Claim(f"MLP isotropic (upper bound of a < {t})", mlp.high < t, f"a = {mlp:.4f}"),
            Claim(f"the test rejects the known anisotropy a = {ex.settings.control_anisotropy} with "
-                 f"{ex.control.networks} networks, the MLP's test has {ex.geometry['mlp'].networks} (lower bound > {t})",
+                 f"{ex.control.networks} networks, the MLP's test has {ex.geometry['mlp'].networks} "
+                 f"(lower bound > {t})",
                  ctl.low > t, f"a = {ctl:.4f}")]
     for arch in ("lenet", "resnet"):
         a = ex.geometry[arch].anisotropy_interval()
