@@ -14,7 +14,7 @@ r"""Chapter 9: the geometric invariance hypothesis (Movahedi et al., arXiv:2410.
 3. the motivating experiment: two concentric circles in a plane spanned by eigenvectors of the ResNet's
    :math:`G` -- an *aligned* plane (two top eigenvectors) and an *unaligned* one (a top eigenvector and one from
    the bottom of the spectrum) -- learned by an MLP, LeNet and the ResNet, several seeds each. Test accuracy, and
-   the *balanced axis accuracy*: :func:`balanced_accuracy` over the test points of both classes whose first
+   the *balanced axis accuracy*: :func:`balanced_accuracy` over test points of both classes (balanced) whose first
    coordinate is smaller than the inner radius, which only the second direction can classify (a constant
    classifier, or one invariant along the second direction, scores 0.5); and the trained network's sensitivity
    along the second direction relative to the first (:func:`sensitivity_ratio`);
@@ -22,7 +22,7 @@ r"""Chapter 9: the geometric invariance hypothesis (Movahedi et al., arXiv:2410.
    (:func:`direction_task`), several seeds, the MLP as the control.
 
 The claims and their thresholds: :data:`THRESHOLDS`, :func:`isotropy_claims`, :func:`alignment_claims`,
-:func:`circle_claims`, :func:`sweep_claims`.
+:func:`circle_claims`, :func:`sweep_claims`; :func:`circle_consistency` is a consistency check, not a claim.
 """
 
 from __future__ import annotations
@@ -597,7 +597,6 @@ THRESHOLDS = {
     "se_multiple": 3.0,        # a difference of means counts when it exceeds 3 standard errors ...
     "min_difference": 0.02,    # ... and 0.02 (two test points in a hundred)
     "learnable": 0.95,         # the MLP control learns the sweep's task at every k
-    "p_value": 0.05,           # rank correlation of axis accuracy with sensitivity
 }
 
 
