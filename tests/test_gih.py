@@ -164,6 +164,12 @@ def test_matrix_helpers():
     A = torch.diag(torch.tensor([3.0, 1.0, 0.5])).double()
     assert gih.alignment(A, 2 * A) == pytest.approx(1.0)
     assert gih.alignment(A, -A) == pytest.approx(-1.0)
+    # the elementwise traces equal the matrix-product definition, also for non-symmetric matrices
+    gen = torch.Generator().manual_seed(5)
+    M, N = (torch.randn(6, 6, generator=gen, dtype=torch.float64) for _ in range(2))
+    P, Q = M @ M.T + 0.3 * N, M.T @ M - 0.3 * N.T  # non-symmetric, with positive tr(P^2) and tr(Q^2)
+    expected = torch.trace(P @ Q) / torch.sqrt(torch.trace(P @ P) * torch.trace(Q @ Q))
+    assert gih.alignment(P, Q) == pytest.approx(float(expected), rel=1e-12)
     assert gih.participation_ratio(torch.eye(7)) == pytest.approx(7.0)
     v = torch.randn(7, 1).double()
     assert gih.participation_ratio(v @ v.T) == pytest.approx(1.0)

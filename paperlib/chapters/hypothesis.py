@@ -49,7 +49,6 @@ from .. import train as _train
 from .. import workers as _workers
 from .._checks import check_choice, check_int, check_ints, check_number, resolve_device
 from .core import Preset, cached, mean_sd, resolve
-from .invariance import two_digit_data
 from .registry import Options, as_options
 
 __all__ = ["HypothesisPreset", "PRESETS", "HypothesisExperiment", "ARCHITECTURES", "build_network",
@@ -298,9 +297,7 @@ class _Images:
 
     def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``n / 2`` training images of each class of ``sweep_digits``, the first class first; targets
-        -1 and +1 (MNIST: :func:`paperlib.chapters.invariance.two_digit_data`, zeros and ones)."""
-        if self.s.data == "mnist" and tuple(self.s.sweep_digits) == (0, 1):
-            return two_digit_data(n)
+        -1 and +1 (for MNIST zeros and ones, the images of :func:`paperlib.chapters.invariance.two_digit_data`)."""
         x, y = self.pair(self.s.sweep_digits, "train")
         idx = torch.cat([torch.nonzero(y == c).flatten()[: n - n // 2 if c else n // 2] for c in (0, 1)])
         if len(idx) < n:
@@ -445,12 +442,6 @@ def _job(item: tuple) -> object:
     return _training_job(job) if kind == "training" else _task_job_run(job)
 
 
-def _rho(A: torch.Tensor, B: torch.Tensor) -> float:
-    r""":func:`paperlib.gih.alignment` of two symmetric matrices in :math:`O(D^2)`: :math:`\operatorname{tr}(AB) =
-    \sum_{ij} A_{ij} B_{ij}` and :math:`\operatorname{tr}A^2 = \|A\|_F^2`."""
-    return float((A * B).sum() / (torch.linalg.matrix_norm(A) * torch.linalg.matrix_norm(B)))
-
-
 def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, labels: str, rows: torch.Tensor,
                    targets: dict) -> None:
     """The rows of :attr:`HypothesisExperiment.training` from the runs' gradient rows ``(runs, epochs + 1, M, D)``;
@@ -459,8 +450,8 @@ def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, la
     size = s.runs // s.groups
 
     def aligned(A: torch.Tensor, prefix: str) -> dict:
-        return {f"{prefix}_S": _rho(A, targets["S"]), f"{prefix}_GSG": _rho(A, targets["GSG"]),
-                f"{prefix}_rot": sum(_rho(A, R) for R in targets["rot"]) / len(targets["rot"])}
+        return {f"{prefix}_S": _gih.alignment(A, targets["S"]), f"{prefix}_GSG": _gih.alignment(A, targets["GSG"]),
+                f"{prefix}_rot": sum(_gih.alignment(A, R) for R in targets["rot"]) / len(targets["rot"])}
     for g in range(s.groups):
         part = rows[g * size: (g + 1) * size]
         est = [_gih.geometry_from_rows(part[:, t], s.shape, sigma_x=s.sigma_x) for t in range(part.shape[1])]
@@ -470,14 +461,13 @@ def _training_rows(s: HypothesisPreset, exp: HypothesisExperiment, arch: str, la
                                "tolerance": 3.0 * (est[0].standard_error ** 2 + ref.standard_error ** 2) ** 0.5})
         for t in range(len(Gs)):
             row = {"architecture": arch, "labels": labels, "group": g, "epoch": t, **aligned(Gs[t], "rho"),
-                   "velocity": float("nan") if t == 0 else 1.0 - _rho(Gs[t], Gs[t - 1])}
+                   "velocity": float("nan") if t == 0 else 1.0 - _gih.alignment(Gs[t], Gs[t - 1])}
             row.update(aligned(Gs[t] - Gs[0], "d") if t > 0 else {"d_S": float("nan"), "d_GSG": float("nan"),
                                                                   "d_rot": float("nan")})
             exp.training.append(row)
 
 
-def _training_jobs(s: HypothesisPreset, images: _Images) -> tuple[list, list]:
-    x, y = images.first(s.train_images)
+def _training_jobs(s: HypothesisPreset, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
     y_random = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))]
     jobs, keys = [], []
     for arch in sorted(s.architectures, key=lambda a: a != "resnet"):  # the long runs first
@@ -592,12 +582,13 @@ def _measure(s: HypothesisPreset, exp: HypothesisExperiment, options: Options) -
     images = _Images(s, options)
     xs, _ = images.pair(s.sweep_digits, "train")
     exp.directions = _gih.eigen_directions(exp.direction_geometry.G, _gih.second_moment(xs))
-    (jobs, keys), (tjobs, tkeys) = _training_jobs(s, images), _task_jobs(s, exp, images)
+    x_first, y_first = images.first(s.train_images)
+    (jobs, keys), (tjobs, tkeys) = _training_jobs(s, x_first, y_first), _task_jobs(s, exp, images)
     common = {"cache": options.cache, "cache_dir": options.cache_dir, "progress": options.progress, "device": dev}
     items = [("training", {**common, **j}) for j in jobs] + [("task", {**common, **j}) for j in tjobs]
     workers = options.workers if options.workers or dev.type == "cpu" else 1
     results = _workers.parallel_map(_job, items, workers=workers)
-    S = _gih.second_moment(images.first(s.train_images)[0])
+    S = _gih.second_moment(x_first)
     rotations = [_gih.rotated_like(S, seed=r) for r in range(s.rotations)]
     by_run: dict = {}
     for key, r in zip(keys, results[: len(jobs)]):

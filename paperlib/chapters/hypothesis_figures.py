@@ -20,7 +20,6 @@ each taking the experiment of :mod:`paperlib.chapters.hypothesis` and registered
 from __future__ import annotations
 
 import functools
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -277,11 +276,7 @@ def prune(ex: _hypothesis.HypothesisExperiment) -> Drawn:
     ax.minorticks_off()
     ax.legend(frameon=False)
     if ex.scores is not None:
-        numbers["score_quartiles"] = [float(q) for q in torch_quantiles(ex.scores)]
+        numbers["score_quartiles"] = np.quantile(np.asarray(ex.scores, dtype=float), (0.25, 0.5, 0.75),
+                                                 method="lower").tolist()
     return Drawn((("", fig),), numbers)
 
-
-def torch_quantiles(scores) -> list[float]:
-    """Quartiles (25, 50, 75 %) of the geometry scores."""
-    v = np.sort(np.asarray(scores, dtype=float))
-    return [float(v[min(len(v) - 1, math.floor(q * (len(v) - 1)))]) for q in (0.25, 0.5, 0.75)]

@@ -27,6 +27,8 @@ def alignment(A: torch.Tensor, B: torch.Tensor) -> float:
     r"""Alignment of two ``(D, D)`` matrices, :math:`\rho(A, B) = \operatorname{tr}(AB) /
     \sqrt{\operatorname{tr}(A^2)\operatorname{tr}(B^2)}` (the cosine of the angle between symmetric matrices in
     the Frobenius inner product): 1 for :math:`B = cA`, :math:`c > 0`, and -1 for :math:`c < 0`. Returns a float.
+    The traces are sums of elementwise products, :math:`\operatorname{tr}(AB) = \sum_{ij} A_{ij} B_{ji}`:
+    :math:`O(D^2)`, no matrix product.
 
     Example:
         >>> A = torch.diag(torch.tensor([1.0, 2.0, 3.0]))
@@ -36,7 +38,7 @@ def alignment(A: torch.Tensor, B: torch.Tensor) -> float:
     A, B = _square(A, "A"), _square(B, "B")
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape; got {tuple(A.shape)} and {tuple(B.shape)}")
-    return float(torch.trace(A @ B) / torch.sqrt(torch.trace(A @ A) * torch.trace(B @ B)))
+    return float((A * B.T).sum() / torch.sqrt((A * A.T).sum() * (B * B.T).sum()))
 
 
 def participation_ratio(G: torch.Tensor) -> float:
