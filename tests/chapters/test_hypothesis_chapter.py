@@ -83,7 +83,7 @@ def test_the_tiny_run_fills_every_table(tiny):
     x, _ = H.digit_pair(s.task_digits, "train")
     assert torch.allclose(ex.scores, gih.geometry_scores(x, ex.direction_geometry.G))
     verdicts = H.claims(ex)
-    assert {"init/mlp", "change/lenet/true", "memorise/lenet", "sweep/linear", "shortcut", "project/lenet",
+    assert {"init/mlp", "change/lenet/true", "memorise/lenet", "sweep/linear", "shortcut", "project",
             "prune/random"} <= set(verdicts)
     for c in verdicts.values():
         assert isinstance(c.holds, bool) and c.name in c.line()
@@ -178,3 +178,22 @@ def test_the_cifar10_code_path_on_a_generated_archive(tmp_path):
     assert ex.scores.shape == (int(((arrays["train"][1] == 3) | (arrays["train"][1] == 5)).sum()),)
     assert len(ex.rows("training", architecture="mlp", labels="true")) == s.groups * (s.epochs + 1)
     assert len(ex.memorise) == 4 and len(ex.shortcut) == 2 * len(s.shortcut_indices) and ex.project and ex.prune
+
+
+def test_the_projection_claim_compares_lenet_with_the_mlp():
+    """Removing the top directions of G S G must cost LeNet more than it costs the MLP on the same images: when it
+    costs both alike (the directions merely carry the images' energy), the claim does not hold."""
+    s = H.PRESETS["tiny"].replace(seeds=(0, 1, 2))
+    m = max(s.project_counts)
+
+    def experiment(lenet_cost, mlp_cost):
+        ex = H.HypothesisExperiment("custom", s)
+        for seed in s.seeds:
+            for arch, cost in (("lenet", lenet_cost), ("mlp", mlp_cost)):
+                ex.project += [{"architecture": arch, "mode": "random", "count": m, "seed": seed, "accuracy": 0.9},
+                               {"architecture": arch, "mode": "top", "count": m, "seed": seed,
+                                "accuracy": 0.9 - cost}]
+        return H.claims(ex)["project"]
+
+    assert experiment(0.4, 0.1).holds and experiment(0.4, 0.1).mean == pytest.approx(0.3)
+    assert not experiment(0.4, 0.4).holds
