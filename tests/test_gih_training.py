@@ -173,3 +173,14 @@ def test_pruning_keeps_the_scored_images():
         gih.prune(scores, 0.0)
     with pytest.raises(ValueError, match="mode"):
         gih.prune(scores, 0.5, "best")
+
+
+def test_network_rows_leave_the_callers_network_as_it_was():
+    """A user's network in training mode is evaluated in eval mode (dropout off: two calls agree) and handed back in
+    training mode, its weights untouched."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1)).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    a = gih.network_rows(net, 0, (1, 2, 2), inputs=3)
+    assert net.training and all(m.training for m in net.modules())
+    torch.testing.assert_close(a, gih.network_rows(net, 0, (1, 2, 2), inputs=3))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

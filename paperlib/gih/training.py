@@ -47,8 +47,8 @@ def _network_points(seed: int, k: int, inputs: int, in_shape: tuple, dtype: torc
 def network_rows(net: nn.Module, index: int, in_shape: Sequence[int], *, inputs: int = 8, sigma_x: float = 1.0,
                  output: str = "mean", seed: int = 0, select: int | str | None = None) -> torch.Tensor:
     r"""The gradient rows :math:`\nabla_x s(x_r)` of one network at its own input points: network number
-    ``index`` of an estimate is evaluated (eval mode) at ``inputs`` points :math:`x \sim N(0, \sigma_x^2 I)` drawn
-    from a generator seeded by ``(seed, index)`` alone, whatever the network's weights -- so the same run at two
+    ``index`` of an estimate is evaluated (in eval mode; its own modes are restored afterwards) at ``inputs``
+    points :math:`x \sim N(0, \sigma_x^2 I)` drawn from a generator seeded by ``(seed, index)`` alone, whatever the network's weights -- so the same run at two
     epochs sees the same points. Returns ``(M, D)`` (``M = inputs`` for ``"mean"``, ``inputs * C`` for
     ``"logits"``), detached, on the CPU.
 
@@ -69,9 +69,14 @@ def network_rows(net: nn.Module, index: int, in_shape: Sequence[int], *, inputs:
     p = next(net.parameters(), None)
     dtype = p.dtype if p is not None else torch.float32
     dev = p.device if p is not None else torch.device("cpu")
-    net.eval()
     x = _network_points(seed, index, inputs, shape, dtype).to(dev) * sigma_x
-    return _gradient_rows(lambda xx: _pick(net(xx), select), x, output, batch_dims=1).detach().cpu()
+    modes = [(m, m.training) for m in net.modules()]
+    net.eval()
+    try:
+        return _gradient_rows(lambda xx: _pick(net(xx), select), x, output, batch_dims=1).detach().cpu()
+    finally:  # the caller's network is left in the modes it came in
+        for m, training in modes:
+            m.training = training
 
 
 def geometry_from_rows(rows: torch.Tensor, in_shape: Sequence[int], *, inputs: int | None = None,
@@ -107,8 +112,8 @@ def network_geometry(networks: Iterable[nn.Module], in_shape: Sequence[int], *, 
     estimates of the same runs at two epochs are paired.
 
     Args:
-        networks: modules mapping ``(B, *in_shape)`` to outputs ``(B, ...)`` (put in eval mode; not otherwise
-            modified). At least one.
+        networks: modules mapping ``(B, *in_shape)`` to outputs ``(B, ...)`` (evaluated in eval mode and left in
+            the modes they came in; not modified). At least one.
         in_shape: the shape of one input, e.g. ``(1, 32, 32)``; ``D = prod(in_shape)``.
         inputs: points per network; sigma_x: their standard deviation (> 0).
         output: ``"mean"`` (the mean over the output's numbers) or ``"logits"`` (:mod:`paperlib.gih`).
