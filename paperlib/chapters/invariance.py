@@ -222,12 +222,10 @@ def rank_correlation(a: Sequence[float], b: Sequence[float], *, permutations: in
         raise ValueError("a and b must be sequences of the same length >= 3")
     check_int(permutations, "permutations", min=1)
 
+    from scipy.stats import rankdata  # noqa: PLC0415 (scipy only where used; ties take their mean rank)
+
     def ranks(v):
-        order = torch.argsort(v)
-        r = torch.empty_like(v)
-        r[order] = torch.arange(1, len(v) + 1, dtype=torch.float64)
-        for u in torch.unique(v):  # mean rank of ties
-            r[v == u] = r[v == u].mean()
+        r = torch.from_numpy(rankdata(v.numpy()))
         return (r - r.mean()) / (r - r.mean()).norm()
 
     rx, ry = ranks(x), ranks(y)
