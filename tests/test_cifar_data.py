@@ -83,3 +83,22 @@ def test_augmentation_is_per_sample_seeded_and_shape_preserving():
     assert len({tuple(v.flatten()[:64].tolist()) for v in a}) > 1  # different draws per sample
     # every output is the image shifted by at most 4 pixels (and maybe flipped), with zeros coming in
     assert bool(((a == 0) | torch.isin(a, x)).all())
+
+
+def test_concurrent_fetches_into_one_folder_never_disturb_a_reader(tmp_path):
+    # Chapter 8 loads the data in a thread beside the networks' loader: two fetches into one folder at once. The
+    # second to finish must not remove the folder the first is already reading (a reader once lost data_batch_4).
+    import concurrent.futures
+
+    path = tmp_path / "served" / "cifar-10-python.tar.gz"
+    md5, arrays = write_fake_cifar10(path, n_train=200, n_test=50)
+    for round_ in range(6):
+        store = tmp_path / f"store{round_}"
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            jobs = [pool.submit(data.cifar10, split, data_dir=store, url=path.as_uri(), md5=md5, normalize=False)
+                    for split in ("train", "test") * 4]
+            results = [job.result() for job in jobs]
+        for (x, y), split in zip(results, ("train", "test") * 4):
+            assert torch.equal(x, torch.from_numpy(arrays[split][0]).float() / 255)
+            assert torch.equal(y, torch.from_numpy(arrays[split][1]))
+        assert [p.name for p in store.iterdir() if p.name.startswith(".extract-")] == []

@@ -429,9 +429,9 @@ def _pixel_probe(d: dict, s: SSLPreset) -> dict:
                                                 d["y_test"]))
 
 
-def _cached_pixel_probe(s: SSLPreset, options: Options, url: str | None, md5: str | None) -> _ssl.LinearProbe:
-    """:func:`_pixel_probe`, cached (run in a thread of :func:`run` while the workers train)."""
-    d = _deep.deep_data(s, data_dir=options.data_dir, download=options.download, url=url, md5=md5)
+def _cached_pixel_probe(s: SSLPreset, options: Options, d: dict) -> _ssl.LinearProbe:
+    """:func:`_pixel_probe` on the data ``d`` of :func:`~paperlib.chapters.deep.deep_data`, cached (run in a
+    thread of :func:`run` while the workers train)."""
     desc = {"what": "pixel probe", "data": _cache.fingerprint(d["x"], d["x_test"]), "probe_size": s.probe_size,
             "train_size": s.train_size, "code": _cache.code_digest(_pixel_probe, _probe_split, _ssl.linear_probe)}
     payload = cached(options.store(), desc, lambda: _pixel_probe(d, s))
@@ -635,9 +635,10 @@ def run(
     """
     options = as_options(options)
     s = resolve(PRESETS, preset, methods=methods, seeds=seeds, **overrides).with_epochs(epochs)
+    data = _deep.deep_data(s, data_dir=options.data_dir, download=options.download, url=url, md5=md5)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the pixel probe beside the networks' workers
-        pixel_job = pool.submit(_cached_pixel_probe, s, options, url, md5)
-        context, outs = run_networks(s, _network_job, options, url=url, md5=md5)
+        pixel_job = pool.submit(_cached_pixel_probe, s, options, data)
+        context, outs = run_networks(s, _network_job, options, data=data)
         pixel = pixel_job.result()
     d, anchors, anchor_img, networks = context.data, context.anchors, context.anchor_img, s.networks()
     names = [f"{m} seed {seed}" for m, seed in networks]

@@ -49,7 +49,9 @@ def fetch_cifar10(
     The archive is fetched by :func:`pooch.retrieve` into a temporary file, checked against ``md5`` (default
     :data:`CIFAR10_MD5`) and only then kept, so a mismatch or an interrupted download leaves no partial file; it
     is extracted into a temporary folder that is then renamed into place (members outside the archive's folder are
-    refused).
+    refused). Fetches into one ``data_dir`` take turns under a lock (:mod:`filelock`, a file in the system's
+    temporary folder): threads or processes that ask at once fetch once, and a complete folder is never removed
+    under a reader.
 
     Args:
         data_dir: where the data live (default ``$PAPERLIB_CACHE/cifar10``, else ``~/.cache/paperlib/cifar10``).
@@ -61,11 +63,10 @@ def fetch_cifar10(
         ValueError: on a checksum mismatch (naming the URL and both hashes).
         DataUnavailableError: when the archive cannot be reached (naming the folder to place a copy in).
     """
-    import logging
-    import tarfile
+    import hashlib
     import tempfile
 
-    import pooch
+    from filelock import FileLock
 
     folder = _data_dir(data_dir, "cifar10")
     target = folder / _CIFAR_FOLDER
@@ -78,6 +79,22 @@ def fetch_cifar10(
     if not (isinstance(digest, str) and len(digest) == 32 and all(c in "0123456789abcdefABCDEF" for c in digest)):
         raise ValueError(f"md5 must be a 32-character hex digest; got {md5!r}")
     folder.mkdir(parents=True, exist_ok=True)
+    # the lock lives in the temporary folder, named after this data folder, so a failed fetch leaves it untouched
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    with FileLock(os.path.join(tempfile.gettempdir(), f"paperlib-cifar10-{key}.lock")):
+        if _cifar_complete(target):  # fetched by another thread or process while this one waited
+            return target
+        return _fetch_and_extract(folder, target, source, digest, progress)
+
+
+def _fetch_and_extract(folder: Path, target: Path, source: str, digest: str, progress: bool) -> Path:
+    """The body of :func:`fetch_cifar10`, under its lock."""
+    import logging
+    import tarfile
+    import tempfile
+
+    import pooch
+
     logger = pooch.get_logger()
     level = logger.level
     try:
@@ -102,7 +119,7 @@ def fetch_cifar10(
         tar.extractall(tmp, members=members, filter="data")
         if not _cifar_complete(Path(tmp) / _CIFAR_FOLDER):
             raise ValueError(f"the archive {archive} does not hold the CIFAR-10 batches under {_CIFAR_FOLDER}/")
-        if target.exists():
+        if target.exists():  # an incomplete folder (a complete one returned above, under the lock)
             shutil.rmtree(target)
         os.replace(Path(tmp) / _CIFAR_FOLDER, target)
     return target
