@@ -335,8 +335,8 @@ def _list(chapter: int | None) -> int:
     print(f"{'figure':{width}}  chapter  {'presets':19}  description (drawn by)")
     for n, s in rows:
         print(f"{n:{width}}  {s.chapter:>7}  {_presets_text(s):19}  {s.description}\n{'':{width + 32}}({s.function})")
-    print("\n`python -m paperlib reproduce NAME... --preset book|hours|paper|tiny --out DIR` writes DIR/NAME.png, .pdf and "
-          ".json; `reproduce all` makes every figure.")
+    print("\n`python -m paperlib reproduce NAME... --preset book|hours|paper|tiny --out DIR` writes DIR/NAME.png, "
+          ".pdf and .json; `reproduce all` makes every figure.")
     return EXIT_OK
 
 

@@ -268,6 +268,16 @@ def test_gaussian_data_follow_the_geometry_or_its_reversed_spectrum():
         data.gih_gaussian(G, 3, in_shape=(2, 2))
     with pytest.raises(ValueError, match="positive"):
         data.gih_gaussian(torch.zeros(3, 3), 3)
+    # a decomposition computed once gives the same draws as G itself; a wrong one is refused
+    values, vectors = torch.linalg.eigh(G)
+    eigen = (values.flip(0), vectors.flip(1))
+    for reverse in (False, True):
+        assert torch.equal(data.gih_gaussian(G, 7, reverse=reverse, seed=3, eigen=eigen),
+                           data.gih_gaussian(G, 7, reverse=reverse, seed=3))
+    with pytest.raises(ValueError, match="eigen"):
+        data.gih_gaussian(G, 3, eigen=(values, vectors))  # ascending
+    with pytest.raises(ValueError, match="eigen"):
+        data.gih_gaussian(G, 3, eigen=(values[:4].flip(0), vectors))
 
 
 # -- a user's own factory: its own initialisation, on every route -----------------------------------------------------

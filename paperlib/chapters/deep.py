@@ -580,9 +580,9 @@ def run_networks(s: DeepPreset, job: Callable[[NetworkJob], NetworkOutcome], opt
                  url: str | None = None, md5: str | None = None,
                  data: dict | None = None) -> tuple[NetworkContext, list[NetworkOutcome]]:
     """What :func:`run` and :func:`paperlib.chapters.selfsup.run` share: load the data (:func:`deep_data`, unless
-    the caller passes what it returned as ``data``), choose the anchors and the control lines, and run ``job`` for every network ``(name, seed)`` of
-    ``s.networks()`` in worker processes (one per CPU core on the CPU, 1 on a GPU, or ``options.workers``).
-    Returns the shared context and the jobs' outcomes, in order."""
+    the caller passes what it returned as ``data``), choose the anchors and the control lines, and run ``job`` for
+    every network ``(name, seed)`` of ``s.networks()`` in worker processes (one per CPU core on the CPU, 1 on a
+    GPU, or ``options.workers``). Returns the shared context and the jobs' outcomes, in order."""
     dev = resolve_device(options.device)
     store = options.store()
     d = deep_data(s, data_dir=options.data_dir, download=options.download, url=url, md5=md5) if data is None else data

@@ -498,11 +498,12 @@ def _task_jobs(s: HypothesisPreset, exp: HypothesisExperiment, images: _Images) 
     # 2. memorisation: random labels on Gaussian sets shaped by each low-rank architecture's G_0 (along) and by
     # the same eigenvectors with the eigenvalues reversed; the architecture and the MLP on the same sets
     for geometry in s.memorise_architectures:
-        G = exp.reference[geometry].G
+        ref = exp.reference[geometry]
         for seed in s.seeds:
             y = random_labels(s.memorise_size, 7919 + seed)
             for mode in ("along", "reversed"):
-                x = _data.gih_gaussian(G, s.memorise_size, reverse=mode == "reversed", in_shape=s.shape, seed=seed)
+                x = _data.gih_gaussian(ref.G, s.memorise_size, reverse=mode == "reversed", in_shape=s.shape,
+                                       seed=seed, eigen=ref.eigen)
                 for arch in (geometry, "mlp"):
                     jobs.append({"model": s.factory(arch, 2), "data": (x, y),
                                  "config": s.config(seed, task=True, epochs=s.memorise_epochs),

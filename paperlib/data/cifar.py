@@ -3,9 +3,13 @@ training augmentation of the papers (random crop and flip, kornia)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import numbers
 import os
 import shutil
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -63,9 +67,6 @@ def fetch_cifar10(
         ValueError: on a checksum mismatch (naming the URL and both hashes).
         DataUnavailableError: when the archive cannot be reached (naming the folder to place a copy in).
     """
-    import hashlib
-    import tempfile
-
     from filelock import FileLock
 
     folder = _data_dir(data_dir, "cifar10")
@@ -89,10 +90,6 @@ def fetch_cifar10(
 
 def _fetch_and_extract(folder: Path, target: Path, source: str, digest: str, progress: bool) -> Path:
     """The body of :func:`fetch_cifar10`, under its lock."""
-    import logging
-    import tarfile
-    import tempfile
-
     import pooch
 
     logger = pooch.get_logger()

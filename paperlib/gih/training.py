@@ -49,8 +49,8 @@ def network_rows(net: nn.Module, index: int, in_shape: Sequence[int], *, inputs:
     r"""The gradient rows :math:`\nabla_x s(x_r)` of one network at its own input points: network number
     ``index`` of an estimate is evaluated (in eval mode; its own modes are restored afterwards) at ``inputs``
     points :math:`x \sim N(0, \sigma_x^2 I)` drawn from a generator seeded by ``(seed, index)`` alone, whatever
-    the network's weights -- so the same run at two epochs sees the same points. Returns ``(M, D)`` (``M = inputs`` for ``"mean"``, ``inputs * C`` for
-    ``"logits"``), detached, on the CPU.
+    the network's weights -- so the same run at two epochs sees the same points. Returns ``(M, D)``
+    (``M = inputs`` for ``"mean"``, ``inputs * C`` for ``"logits"``), detached, on the CPU.
 
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))

@@ -150,7 +150,8 @@ def test_memorisation_and_shortcut_claims_compare_with_the_mlp():
 def test_the_paper_preset_reads_two_cifar10_classes():
     p = H.PRESETS["paper"]
     assert p.data == "cifar10" and p.shape == (3, 32, 32)
-    assert p.network_kwargs("lenet")["in_channels"] == 3 and "in_channels" not in H.PRESETS["book"].network_kwargs("lenet")
+    assert p.network_kwargs("lenet")["in_channels"] == 3
+    assert "in_channels" not in H.PRESETS["book"].network_kwargs("lenet")
     for arch in H.ARCHITECTURES:  # every architecture takes three-channel images
         net = H.build_network(arch, num_classes=2, **p.replace(resnet_width=4, vit_dim=16, vit_depth=1,
                                                                vit_heads=2).network_kwargs(arch))
